@@ -1,0 +1,137 @@
+//! Command-line interface: arguments (clap derive) and dispatch. No logic of
+//! its own beyond choosing what to call and how to print it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{load_pipeline, Pipeline};
+use crate::error::Error;
+use crate::report::progress::Progress;
+use crate::report::{render_text, RunReport};
+
+/// Moves the PA Dealing application's data between environments.
+#[derive(Debug, Parser)]
+#[command(name = "padetl", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Print the result as JSON on stdout (progress stays on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress output.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 ok · 1 failed checks · 2 bad input or configuration · 3 connection or database error · 4 internal error";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Reconcile the target schema, extract, re-key, load; all in one transaction.
+    Run(RunArgs),
+    /// Show what schema reconciliation would do, without changing anything.
+    Plan(PipelineArgs),
+    /// Parse and validate a pipeline and its env file, without connecting.
+    Validate(PipelineArgs),
+    /// Seed a local legacy source and dev target, then run pipelines/dev.toml.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// Pipeline file, e.g. pipelines/qa.toml.
+    pub pipeline: PathBuf,
+    /// Env file to use instead of envs/.env.<env>.
+    #[arg(long)]
+    pub env_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub target: PipelineArgs,
+    /// Confirms a run on an environment that requires it (e.g. `--confirm prod`).
+    #[arg(long, value_name = "ENV")]
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Legacy requests to generate (approvals, executions, breaches and audit rows scale with it).
+    #[arg(long, default_value_t = crate::demo::DEFAULT_ROWS)]
+    pub rows: u32,
+    /// Pipeline to run after seeding.
+    #[arg(long, default_value = "pipelines/dev.toml")]
+    pub pipeline: PathBuf,
+    /// Env file to use instead of envs/.env.dev.
+    #[arg(long)]
+    pub env_file: Option<PathBuf>,
+}
+
+/// Runs the parsed command; returns the exit code on success.
+pub async fn execute(cli: Cli) -> Result<u8, Error> {
+    let progress = Progress::new(cli.quiet);
+    match cli.command {
+        Command::Run(args) => {
+            let pipeline = load(&args.target)?;
+            confirm(&pipeline, args.confirm.as_deref())?;
+            let report = crate::run::run_pipeline(&pipeline, &progress).await?;
+            print_report(&report, cli.json)
+        }
+        Command::Plan(args) => {
+            let pipeline = load(&args)?;
+            let plan = crate::plan::plan_target(&pipeline).await?;
+            print_json_or(cli.json, &plan, || crate::plan::render_plan(&pipeline, &plan))
+        }
+        Command::Validate(args) => {
+            let pipeline = load(&args)?;
+            let summary = crate::plan::describe_pipeline(&pipeline);
+            print_json_or(cli.json, &summary, || format!("{} is valid\n{}", pipeline.path.display(), summary.render()))
+        }
+        Command::Demo(args) => {
+            let pipeline = load_pipeline(&args.pipeline, args.env_file.as_deref()).map_err(|e| demo_hint(e, &args.pipeline))?;
+            progress.note(&format!("seeding {} and {} with {} requests", pipeline.source.url, pipeline.target.url, args.rows));
+            crate::demo::seed_demo(&pipeline, args.rows).await?;
+            let report = crate::run::run_pipeline(&pipeline, &progress).await?;
+            print_report(&report, cli.json)
+        }
+    }
+}
+
+fn load(args: &PipelineArgs) -> Result<Pipeline, Error> {
+    Ok(load_pipeline(&args.pipeline, args.env_file.as_deref())?)
+}
+
+fn demo_hint(e: crate::config::ConfigError, path: &std::path::Path) -> Error {
+    if !path.exists() {
+        return Error::Usage(format!("{} not found: run `padetl demo` from the repository root, or pass --pipeline", path.display()));
+    }
+    e.into()
+}
+
+fn confirm(pipeline: &Pipeline, given: Option<&str>) -> Result<(), Error> {
+    if !pipeline.confirm || given == Some(pipeline.env.as_str()) {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "{} targets `{}`, which requires confirmation: run again with --confirm {}",
+        pipeline.path.display(),
+        pipeline.env,
+        pipeline.env
+    )))
+}
+
+fn print_report(report: &RunReport, json: bool) -> Result<u8, Error> {
+    print_json_or(json, report, || render_text(report))
+}
+
+fn print_json_or<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) -> Result<u8, Error> {
+    if json {
+        let s = serde_json::to_string_pretty(value).map_err(|e| Error::Internal(e.to_string()))?;
+        println!("{s}");
+    } else {
+        print!("{}", text());
+    }
+    Ok(crate::error::exit::OK)
+}

@@ -1,0 +1,111 @@
+//! Environment files and `${VAR}` interpolation.
+//!
+//! Interpolation is a pure function over a lookup, so it is unit-tested
+//! without touching the process environment. The process environment wins
+//! over the env file (twelve-factor), so CI and tests can override one value.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Variables from an env file, with the process environment layered on top.
+#[derive(Debug, Default, Clone)]
+pub struct EnvVars {
+    file: BTreeMap<String, String>,
+}
+
+impl EnvVars {
+    /// Reads `path` with dotenvy without exporting anything into the process.
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        let iter = dotenvy::from_path_iter(path).map_err(|e| describe_dotenv_error(&e))?;
+        let mut file = BTreeMap::new();
+        for item in iter {
+            let (k, v) = item.map_err(|e| describe_dotenv_error(&e))?;
+            file.insert(k, v);
+        }
+        Ok(EnvVars { file })
+    }
+
+    /// A lookup: the process environment first, then the file.
+    pub fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name)
+            .ok()
+            .or_else(|| self.file.get(name).cloned())
+    }
+}
+
+fn describe_dotenv_error(e: &dotenvy::Error) -> String {
+    match e {
+        // The offending line may hold a secret: name its number, never its text.
+        dotenvy::Error::LineParse(_, index) => {
+            format!("cannot parse the line at byte {index} (expected NAME=value)")
+        }
+        dotenvy::Error::Io(io) => io.to_string(),
+        other => other.to_string().split(':').next().unwrap_or("invalid").to_string(),
+    }
+}
+
+/// Replaces `${NAME}` and `${NAME:-default}` in `text`; `$${` is a literal `${`.
+/// Returns every unset name (not just the first) so the user fixes them at once.
+pub fn interpolate(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, Vec<String>> {
+    let mut out = String::with_capacity(text.len());
+    let mut missing = Vec::new();
+    let mut rest = text;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos..];
+        if let Some(stripped) = after.strip_prefix("$${") {
+            out.push_str("${");
+            rest = stripped;
+        } else if let Some(body) = after.strip_prefix("${") {
+            let Some(end) = body.find('}') else {
+                missing.push(format!("unterminated `${{` in `{text}`"));
+                return Err(missing);
+            };
+            let expr = &body[..end];
+            let (name, default) = match expr.split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (expr, None),
+            };
+            match (lookup(name), default) {
+                (Some(v), _) => out.push_str(&v),
+                (None, Some(d)) => out.push_str(d),
+                (None, None) => missing.push(name.to_string()),
+            }
+            rest = &body[end + 1..];
+        } else {
+            out.push('$');
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    if missing.is_empty() {
+        Ok(out)
+    } else {
+        Err(missing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(name: &str) -> Option<String> {
+        match name {
+            "HOST" => Some("db.local".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn replaces_known_and_reports_every_unknown() {
+        assert_eq!(interpolate("pg://${HOST}/x", &vars).unwrap(), "pg://db.local/x");
+        assert_eq!(interpolate("a${EMPTY}b", &vars).unwrap(), "ab");
+        assert_eq!(interpolate("${NOPE:-d}", &vars).unwrap(), "d");
+        assert_eq!(interpolate("cost $5 $${HOST}", &vars).unwrap(), "cost $5 ${HOST}");
+        assert_eq!(
+            interpolate("${A} ${HOST} ${B}", &vars).unwrap_err(),
+            vec!["A".to_string(), "B".to_string()]
+        );
+    }
+}

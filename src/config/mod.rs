@@ -1,0 +1,20 @@
+//! Configuration: pipeline TOML, env files, `${VAR}` interpolation and
+//! validation with file:line errors. Opens no connection.
+
+mod env;
+mod error;
+mod load;
+mod model;
+mod names;
+mod raw;
+mod resolve;
+mod secret;
+mod url;
+
+pub use env::{interpolate, EnvVars};
+pub use error::{ConfigError, Problem};
+pub use model::{Keymap, Pipeline, SourceConfig, TableSpec, TargetConfig};
+pub use names::{Ident, QualifiedName, TableName};
+pub use resolve::load_pipeline;
+pub use secret::Secret;
+pub use url::{DatabaseUrl, DbKind};

@@ -1,0 +1,79 @@
+//! The resolved pipeline: everything validated, every path absolute, every
+//! variable substituted. Later stages take this and never see raw TOML.
+
+use std::path::PathBuf;
+
+use super::names::{Ident, QualifiedName, TableName};
+use super::url::DatabaseUrl;
+
+/// One validated pipeline for one environment.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub path: PathBuf,
+    /// File stem, e.g. `qa` for `pipelines/qa.toml`.
+    pub name: String,
+    pub env: String,
+    pub env_file: PathBuf,
+    pub description: Option<String>,
+    /// Runs must be confirmed with `--confirm <env>`.
+    pub confirm: bool,
+    pub source: SourceConfig,
+    pub target: TargetConfig,
+    pub batch_size: usize,
+    pub keymaps: Vec<Keymap>,
+    /// In load order: parents before children.
+    pub tables: Vec<TableSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub url: DatabaseUrl,
+    /// Zone in which the source wrote its naive timestamps.
+    pub timezone: chrono_tz::Tz,
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetConfig {
+    pub url: DatabaseUrl,
+    pub app_schema: Ident,
+    /// Read-only on every path (rule 1).
+    pub reference_schema: Ident,
+    pub migrations_dir: PathBuf,
+}
+
+/// Re-points surrogate ids of one reference table through natural keys.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    pub name: Ident,
+    /// Query on the source returning `id` and one column per key.
+    pub source_query: String,
+    /// Query on the target returning `id` and one column per key.
+    pub target_query: String,
+    /// Natural keys, most trusted first.
+    pub keys: Vec<Ident>,
+}
+
+/// One application table: where its rows come from and how they are shaped.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    pub name: TableName,
+    /// Source query (a whole table becomes `SELECT * FROM schema.table`).
+    pub source_query: String,
+    /// What the source query reads, for messages.
+    pub source_label: String,
+    /// Integer key: pages of the extraction, merge key of the load.
+    pub key: Ident,
+    pub transform_path: PathBuf,
+    pub transform_sql: String,
+}
+
+impl Pipeline {
+    pub fn table(&self, name: &str) -> Option<&TableSpec> {
+        self.tables.iter().find(|t| t.name.as_str() == name)
+    }
+
+    /// `app_schema.table`.
+    pub fn target_table(&self, table: &TableName) -> QualifiedName {
+        QualifiedName::new(self.target.app_schema.clone(), table.clone())
+    }
+}

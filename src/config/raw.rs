@@ -1,0 +1,135 @@
+//! The pipeline file as written: serde types that mirror the TOML exactly,
+//! with `deny_unknown_fields` so a typo is an error, not a silently ignored key.
+//! Every field is optional here; [`super::resolve`] decides what is required
+//! once the env file and its includes are merged.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// One pipeline or include file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    /// Environment name: selects `envs/.env.<env>`.
+    pub env: Option<String>,
+    /// Files whose tables, keymaps and settings this file builds on (relative paths).
+    #[serde(default)]
+    pub include: Vec<String>,
+    pub description: Option<String>,
+    /// `true` makes `run` demand `--confirm <env>` (production).
+    pub confirm: Option<bool>,
+    pub source: Option<RawSource>,
+    pub target: Option<RawTarget>,
+    pub settings: Option<RawSettings>,
+    #[serde(default)]
+    pub keymaps: BTreeMap<String, RawKeymap>,
+    #[serde(default)]
+    pub tables: Vec<RawTable>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub url: Option<String>,
+    /// Zone of the source's naive timestamps, e.g. `Europe/London`.
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub url: Option<String>,
+    pub app_schema: Option<String>,
+    pub reference_schema: Option<String>,
+    /// Folder of the ordered migration files, relative to the declaring file.
+    pub migrations: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub batch_size: Option<usize>,
+}
+
+/// How the surrogate ids of one reference table are re-pointed from the
+/// source environment to the target environment.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeymap {
+    /// Reference table (in the reference schema on both sides).
+    pub table: Option<String>,
+    /// Surrogate id column.
+    pub id: Option<String>,
+    /// Natural keys, most trusted first.
+    pub keys: Option<Vec<RawKey>>,
+    /// Replaces the generated source-side query (must return `id` and every key).
+    pub source_query: Option<String>,
+    /// Replaces the generated target-side query (must return `id` and every key).
+    pub target_query: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKey {
+    pub name: String,
+    /// SQL expression over the reference table; defaults to the column `name`.
+    pub expr: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTable {
+    /// Target table in the app schema.
+    pub name: String,
+    /// Source table as `schema.table` (or give `query`).
+    pub source: Option<String>,
+    /// Source query, instead of `source`.
+    pub query: Option<String>,
+    /// Integer key: extraction pages on it, the load merges on it.
+    pub key: Option<String>,
+    /// Transform SQL file, relative to the declaring file.
+    pub sql: String,
+}
+
+/// Merges `over` onto `base` field by field: the environment's file wins over its includes.
+pub fn merge(mut base: RawPipeline, over: RawPipeline) -> RawPipeline {
+    base.env = over.env.or(base.env);
+    base.description = over.description.or(base.description);
+    base.confirm = over.confirm.or(base.confirm);
+    base.source = merge_opt(base.source, over.source, |b, o| RawSource {
+        url: o.url.or(b.url),
+        timezone: o.timezone.or(b.timezone),
+    });
+    base.target = merge_opt(base.target, over.target, |b, o| RawTarget {
+        url: o.url.or(b.url),
+        app_schema: o.app_schema.or(b.app_schema),
+        reference_schema: o.reference_schema.or(b.reference_schema),
+        migrations: o.migrations.or(b.migrations),
+    });
+    base.settings = merge_opt(base.settings, over.settings, |b, o| RawSettings {
+        batch_size: o.batch_size.or(b.batch_size),
+    });
+    for (name, o) in over.keymaps {
+        let merged = match base.keymaps.remove(&name) {
+            Some(b) => RawKeymap {
+                table: o.table.or(b.table),
+                id: o.id.or(b.id),
+                keys: o.keys.or(b.keys),
+                source_query: o.source_query.or(b.source_query),
+                target_query: o.target_query.or(b.target_query),
+            },
+            None => o,
+        };
+        base.keymaps.insert(name, merged);
+    }
+    base.tables.extend(over.tables);
+    base
+}
+
+fn merge_opt<T>(base: Option<T>, over: Option<T>, f: impl FnOnce(T, T) -> T) -> Option<T> {
+    match (base, over) {
+        (Some(b), Some(o)) => Some(f(b, o)),
+        (b, o) => o.or(b),
+    }
+}

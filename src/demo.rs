@@ -1,0 +1,69 @@
+//! `padetl demo`: a legacy source and a dev target on the local Postgres,
+//! seeded by the same SQL that `docker-compose.yml` runs (seed/), then a run
+//! of `pipelines/dev.toml`. It drops only databases that it created itself.
+
+use crate::config::{DatabaseUrl, Ident, Pipeline};
+use crate::error::Error;
+use crate::target::{connect, query_error};
+
+/// The comment that marks a database as the demo's own.
+pub const DEMO_MARK: &str = "created by padetl demo; padetl demo may drop it";
+
+/// The seed SQL, compiled in so the demo works from any directory.
+pub const REFERENCE_SQL: &str = include_str!("../seed/reference.sql");
+pub const LEGACY_SQL: &str = include_str!("../seed/legacy.sql");
+
+/// Default number of legacy requests; docker's init script uses the same.
+pub const DEFAULT_ROWS: u32 = 2000;
+
+/// Recreates and seeds the pipeline's source and target databases.
+pub async fn seed_demo(pipeline: &Pipeline, rows: u32) -> Result<(), Error> {
+    let source = &pipeline.source.url;
+    let target = &pipeline.target.url;
+    if source.host == target.host && source.port == target.port && source.database == target.database {
+        return Err(Error::Usage("the demo needs two databases: SOURCE_DATABASE_URL and TARGET_DATABASE_URL name the same one".into()));
+    }
+    recreate_database(source).await?;
+    recreate_database(target).await?;
+    let n = i32::try_from(rows).map_err(|_| Error::Usage(format!("--rows {rows} is too large")))?;
+    seed(source, &[REFERENCE_SQL, LEGACY_SQL], "SELECT padetl_seed_source($1)", n).await?;
+    seed(target, &[REFERENCE_SQL], "SELECT padetl_seed_target($1)", n).await?;
+    Ok(())
+}
+
+async fn seed(url: &DatabaseUrl, scripts: &[&str], call: &str, n: i32) -> Result<(), Error> {
+    let client = connect(url).await?;
+    for script in scripts {
+        client.batch_execute(script).await.map_err(|e| query_error(url, "loading the seed SQL", &e))?;
+    }
+    client.execute(call, &[&n]).await.map_err(|e| query_error(url, "seeding", &e))?;
+    Ok(())
+}
+
+/// Drops `url`'s database if the demo made it, then creates it afresh.
+async fn recreate_database(url: &DatabaseUrl) -> Result<(), Error> {
+    let name = Ident::parse(&url.database).map_err(|e| Error::Usage(format!("demo database name: {e}")))?;
+    let admin_url = url.with_database("postgres").map_err(Error::Usage)?;
+    let admin = connect(&admin_url).await?;
+    let row = admin
+        .query_opt(
+            "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = $1",
+            &[&name.as_str()],
+        )
+        .await
+        .map_err(|e| query_error(url, "looking up the demo database", &e))?;
+    if let Some(row) = row {
+        let comment: String = row.get(0);
+        if comment != DEMO_MARK {
+            return Err(Error::Usage(format!(
+                "database {} already exists and was not created by padetl demo; drop it yourself or point envs/.env.dev at another name",
+                name
+            )));
+        }
+        let drop = format!("DROP DATABASE {} WITH (FORCE)", name.quoted());
+        admin.batch_execute(drop.as_str()).await.map_err(|e| query_error(url, "dropping the old demo database", &e))?;
+    }
+    let create = format!("CREATE DATABASE {}; COMMENT ON DATABASE {} IS '{DEMO_MARK}'", name.quoted(), name.quoted());
+    admin.batch_execute(create.as_str()).await.map_err(|e| query_error(url, "creating the demo database", &e))?;
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! Reading the source (and the target's reference keys) through connectorx.
+//!
+//! connectorx's own streaming iterator buffers batches in an unbounded
+//! channel and panics when its writer fails, so padetl pages instead: one
+//! `get_arrow` per key range of `batch_size` rows (keyset pagination on an
+//! integer key). Memory is one page per reader, whatever the table size.
+
+use std::panic::AssertUnwindSafe;
+
+use connectorx::prelude::{get_arrow, CXQuery, SourceConn};
+use datafusion::arrow::record_batch::RecordBatch;
+
+use crate::config::DatabaseUrl;
+
+use super::ExtractError;
+
+/// A connection description for connectorx; no connection is held between queries.
+#[derive(Clone, Debug)]
+pub struct CxReader {
+    url: DatabaseUrl,
+    /// What this reader reads, for messages: "source" or "target".
+    pub side: &'static str,
+}
+
+impl CxReader {
+    pub fn new(url: DatabaseUrl, side: &'static str) -> Self {
+        CxReader { url, side }
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// Runs `sql` and returns all its batches. Blocking: call from a blocking
+    /// thread. Only for results bounded by design (one page, key sets, counts).
+    pub fn query(&self, sql: &str, what: &str) -> Result<Vec<RecordBatch>, ExtractError> {
+        let conn = SourceConn::try_from(self.url.expose()).map_err(|e| self.error(what, &e.to_string()))?;
+        let queries = [CXQuery::from(sql)];
+        // connectorx panics on some driver failures; a panic here is a query
+        // failure for the user, not a crash.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            get_arrow(&conn, None, &queries, None).and_then(|d| d.arrow().map_err(Into::into))
+        }));
+        match result {
+            Ok(Ok(batches)) => Ok(batches),
+            Ok(Err(e)) => Err(self.error(what, &format!("{e}"))),
+            Err(panic) => Err(self.error(what, &panic_message(panic.as_ref()))),
+        }
+    }
+
+    fn error(&self, what: &str, message: &str) -> ExtractError {
+        ExtractError::Query {
+            side: self.side,
+            database: self.url.to_string(),
+            what: what.to_string(),
+            message: self.url.scrub(&first_line(message)),
+        }
+    }
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or(message).trim().to_string()
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else {
+        "the connector failed".to_string()
+    }
+}
+
+/// SQL for one page of `base` after key `after`, ordered by `key`.
+pub fn page_sql(base: &str, key: &str, after: Option<i64>, limit: usize) -> String {
+    let filter = match after {
+        Some(k) => format!(" WHERE padetl_page.{key} > {k}"),
+        None => String::new(),
+    };
+    format!("SELECT * FROM ({base}) AS padetl_page{filter} ORDER BY padetl_page.{key} LIMIT {limit}")
+}
+
+/// SQL counting rows and rows with a key, so that a NULL or duplicate key
+/// (which paging would skip) is caught instead of silently losing rows.
+pub fn count_sql(base: &str, key: &str) -> String {
+    format!(
+        "SELECT count(*) AS n, count(padetl_count.{key}) AS keyed, count(DISTINCT padetl_count.{key}) AS distinct_keys FROM ({base}) AS padetl_count"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_continue_after_the_last_key() {
+        assert_eq!(
+            page_sql("SELECT * FROM \"a\".\"b\"", "\"id\"", None, 10),
+            "SELECT * FROM (SELECT * FROM \"a\".\"b\") AS padetl_page ORDER BY padetl_page.\"id\" LIMIT 10"
+        );
+        assert!(page_sql("q", "\"id\"", Some(42), 10).contains("WHERE padetl_page.\"id\" > 42"));
+    }
+}

@@ -1,0 +1,82 @@
+//! SQL of the staging → target step. Built from catalog column names only,
+//! every identifier quoted. Pure functions, unit-tested without a database.
+
+use crate::config::QualifiedName;
+use crate::schema::CatalogColumn;
+
+/// `CREATE TEMP TABLE` shaped like the target, dropped at commit or rollback.
+pub fn create_stage_sql(stage: &str, table: &QualifiedName) -> String {
+    format!("CREATE TEMP TABLE \"{stage}\" (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP", table.quoted())
+}
+
+/// `COPY stage (cols) FROM STDIN (FORMAT binary)`.
+pub fn copy_sql(stage: &str, columns: &[CatalogColumn]) -> String {
+    format!("COPY pg_temp.\"{stage}\" ({}) FROM STDIN (FORMAT binary)", column_list(columns, ""))
+}
+
+/// Upsert by `key` that touches only rows whose values differ, returning
+/// `(inserted, updated)` so a second identical run reports zero changes.
+pub fn merge_sql(stage: &str, table: &QualifiedName, key: &str, columns: &[CatalogColumn]) -> String {
+    let cols = column_list(columns, "");
+    let non_key: Vec<&CatalogColumn> = columns.iter().filter(|c| c.name != key).collect();
+    let on_conflict = if non_key.is_empty() {
+        "DO NOTHING".to_string()
+    } else {
+        let set: Vec<String> = non_key.iter().map(|c| format!("\"{0}\" = EXCLUDED.\"{0}\"", c.name)).collect();
+        let old: Vec<String> = non_key.iter().map(|c| comparable("t", c)).collect();
+        let new: Vec<String> = non_key.iter().map(|c| comparable("EXCLUDED", c)).collect();
+        format!("DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})", set.join(", "), old.join(", "), new.join(", "))
+    };
+    format!(
+        "WITH merged AS (INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM pg_temp.\"{stage}\" \
+         ON CONFLICT (\"{key}\") {on_conflict} RETURNING (xmax = 0) AS inserted) \
+         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
+        target = table.quoted()
+    )
+}
+
+/// `json` has no equality operator; compare its text instead.
+fn comparable(alias: &str, c: &CatalogColumn) -> String {
+    match c.typname.as_str() {
+        "json" => format!("{alias}.\"{}\"::text", c.name),
+        _ => format!("{alias}.\"{}\"", c.name),
+    }
+}
+
+fn column_list(columns: &[CatalogColumn], prefix: &str) -> String {
+    columns.iter().map(|c| format!("{prefix}\"{}\"", c.name)).collect::<Vec<_>>().join(", ")
+}
+
+/// Moves `table`'s identity/serial sequence past the largest `key`, never back.
+pub fn bump_sequence_sql(table: &QualifiedName, key: &str) -> String {
+    let t = table.quoted();
+    format!(
+        "SELECT setval(s.seq, m.max_key) FROM \
+           (SELECT pg_get_serial_sequence('{lit}', '{key}') AS seq) s, \
+           (SELECT max(\"{key}\") AS max_key FROM {t}) m \
+         WHERE s.seq IS NOT NULL AND m.max_key IS NOT NULL \
+           AND m.max_key > coalesce(pg_sequence_last_value(s.seq::regclass), 0)",
+        lit = t.replace('\'', "''")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::QualifiedName;
+
+    fn col(name: &str, typname: &str) -> CatalogColumn {
+        CatalogColumn { name: name.into(), typname: typname.into(), typmod: -1, not_null: false }
+    }
+
+    #[test]
+    fn merge_updates_only_changed_rows() {
+        let t = QualifiedName::parse("padealing.pad_request").unwrap();
+        let sql = merge_sql("stage", &t, "id", &[col("id", "int8"), col("status", "text"), col("details", "json")]);
+        assert!(sql.contains("ON CONFLICT (\"id\") DO UPDATE SET \"status\" = EXCLUDED.\"status\""));
+        assert!(sql.contains("IS DISTINCT FROM (EXCLUDED.\"status\", EXCLUDED.\"details\"::text)"));
+        assert!(!sql.contains("SET \"id\""));
+        let key_only = merge_sql("stage", &t, "id", &[col("id", "int8")]);
+        assert!(key_only.contains("DO NOTHING"));
+    }
+}

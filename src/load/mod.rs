@@ -1,0 +1,47 @@
+//! Load: Arrow batches into the target with binary COPY, through a staging
+//! table, merged by key inside the run's single transaction.
+
+mod encode;
+mod merge;
+mod pgtype;
+mod table;
+
+pub use encode::{CopyEncoder, EncodeError, TargetColumn};
+pub use merge::{bump_sequence_sql, copy_sql, create_stage_sql, merge_sql};
+pub use pgtype::PgType;
+pub use table::{MergeCounts, TableLoad};
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::array_value_to_string;
+
+use crate::config::QualifiedName;
+use crate::schema::SchemaError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error("table {table}: column `{column}` is NULL in the row with key {key}, but the target column is NOT NULL")]
+    NullValue { table: String, column: String, key: String },
+    #[error("table {table}: {message}")]
+    Shape { table: String, message: String },
+    #[error("table {table}: {what}: {message}")]
+    Db { table: String, what: String, message: String },
+}
+
+impl LoadError {
+    pub fn db(table: &QualifiedName, what: &str, e: &tokio_postgres::Error) -> Self {
+        LoadError::Db { table: table.to_string(), what: what.to_string(), message: crate::target::describe(e) }
+    }
+}
+
+/// The key of `row`, for messages (`row N` when there is no key column).
+pub fn key_at(batch: &RecordBatch, key: &str, row: usize) -> String {
+    batch
+        .column_by_name(key)
+        .and_then(|a| array_value_to_string(a, row).ok())
+        .map(|v| format!("{key}={v}"))
+        .unwrap_or_else(|| format!("row {row}"))
+}

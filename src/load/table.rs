@@ -1,0 +1,151 @@
+//! Loading one table inside the run's transaction: stage with binary COPY,
+//! then merge into the target.
+
+use std::pin::Pin;
+
+use bytes::{Bytes, BytesMut};
+use datafusion::arrow::array::Array;
+use datafusion::arrow::record_batch::RecordBatch;
+use futures_util::SinkExt;
+use tokio_postgres::{CopyInSink, Transaction};
+
+use super::encode::{CopyEncoder, TargetColumn};
+use super::merge::{bump_sequence_sql, copy_sql, create_stage_sql, merge_sql};
+use super::pgtype::PgType;
+use super::LoadError;
+use crate::config::QualifiedName;
+use crate::schema::{table_columns, CatalogColumn};
+
+/// Bytes buffered before they are sent to the server.
+const SEND_THRESHOLD: usize = 1 << 20;
+
+/// Rows that reached the target table.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct MergeCounts {
+    pub staged: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// An open load of one table; [`TableLoad::finish`] merges and reports.
+pub struct TableLoad<'t> {
+    tx: &'t Transaction<'t>,
+    table: QualifiedName,
+    key: String,
+    stage: String,
+    catalog: Vec<CatalogColumn>,
+    copy: Option<OpenCopy>,
+    staged: u64,
+}
+
+struct OpenCopy {
+    sink: Pin<Box<CopyInSink<Bytes>>>,
+    encoder: CopyEncoder,
+    columns: Vec<CatalogColumn>,
+    buf: BytesMut,
+}
+
+impl<'t> TableLoad<'t> {
+    /// Reads the target's columns and creates the staging table.
+    pub async fn begin(tx: &'t Transaction<'t>, table: QualifiedName, key: &str) -> Result<TableLoad<'t>, LoadError> {
+        let catalog = table_columns(tx, &table).await?;
+        if !catalog.iter().any(|c| c.name == key) {
+            return Err(LoadError::Shape { table: table.to_string(), message: format!("has no key column `{key}`") });
+        }
+        let stage = format!("padetl_stage_{}", table.table);
+        tx.batch_execute(create_stage_sql(&stage, &table).as_str())
+            .await
+            .map_err(|e| LoadError::db(&table, "creating the staging table", &e))?;
+        Ok(TableLoad { tx, table, key: key.to_string(), stage, catalog, copy: None, staged: 0 })
+    }
+
+    /// Encodes `batch` into the COPY stream (opened on the first batch).
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), LoadError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.copy.is_none() {
+            self.copy = Some(self.open_copy(batch).await?);
+        }
+        let Some(copy) = self.copy.as_mut() else { return Ok(()) };
+        check_not_null(&self.table, &copy.columns, batch, &self.key)?;
+        copy.encoder.encode_batch(batch, Some(&self.key), &mut copy.buf)?;
+        self.staged += batch.num_rows() as u64;
+        if copy.buf.len() >= SEND_THRESHOLD {
+            let chunk = copy.buf.split().freeze();
+            copy.sink.as_mut().send(chunk).await.map_err(|e| LoadError::db(&self.table, "sending COPY data", &e))?;
+        }
+        Ok(())
+    }
+
+    async fn open_copy(&self, batch: &RecordBatch) -> Result<OpenCopy, LoadError> {
+        let schema = batch.schema();
+        for field in schema.fields() {
+            if !self.catalog.iter().any(|c| &c.name == field.name()) {
+                return Err(LoadError::Shape {
+                    table: self.table.to_string(),
+                    message: format!("the transform returns column `{}`, which the table does not have", field.name()),
+                });
+            }
+        }
+        let columns: Vec<CatalogColumn> = self.catalog.iter().filter(|c| schema.index_of(&c.name).is_ok()).cloned().collect();
+        let targets = columns
+            .iter()
+            .map(|c| {
+                let pg_type = PgType::from_catalog(&c.typname, c.typmod).ok_or_else(|| LoadError::Shape {
+                    table: self.table.to_string(),
+                    message: format!("column `{}` has type {}, which padetl cannot load", c.name, c.typname),
+                })?;
+                Ok(TargetColumn { name: c.name.clone(), pg_type })
+            })
+            .collect::<Result<Vec<_>, LoadError>>()?;
+        let encoder = CopyEncoder::new(&self.table.to_string(), targets, &schema)?;
+        let sink = self
+            .tx
+            .copy_in::<_, Bytes>(copy_sql(&self.stage, &columns).as_str())
+            .await
+            .map_err(|e| LoadError::db(&self.table, "starting COPY", &e))?;
+        let mut buf = BytesMut::with_capacity(SEND_THRESHOLD * 2);
+        CopyEncoder::write_header(&mut buf);
+        Ok(OpenCopy { sink: Box::pin(sink), encoder, columns, buf })
+    }
+
+    /// Ends the COPY, merges staging into the table and moves its sequence.
+    pub async fn finish(mut self) -> Result<MergeCounts, LoadError> {
+        let Some(mut copy) = self.copy.take() else {
+            return Ok(MergeCounts::default());
+        };
+        CopyEncoder::write_trailer(&mut copy.buf);
+        let chunk = copy.buf.split().freeze();
+        copy.sink.as_mut().send(chunk).await.map_err(|e| LoadError::db(&self.table, "sending COPY data", &e))?;
+        copy.sink.as_mut().finish().await.map_err(|e| LoadError::db(&self.table, "finishing COPY", &e))?;
+        let merge = merge_sql(&self.stage, &self.table, &self.key, &copy.columns);
+        let row = self.tx.query_one(merge.as_str(), &[]).await.map_err(|e| LoadError::db(&self.table, "merging into the table", &e))?;
+        let (inserted, updated): (i64, i64) = (row.get(0), row.get(1));
+        self.tx
+            .execute(bump_sequence_sql(&self.table, &self.key).as_str(), &[])
+            .await
+            .map_err(|e| LoadError::db(&self.table, "moving the id sequence", &e))?;
+        let (inserted, updated) = (inserted as u64, updated as u64);
+        Ok(MergeCounts { staged: self.staged, inserted, updated, unchanged: self.staged - inserted - updated })
+    }
+}
+
+/// A NULL bound for a NOT NULL column, named by row key instead of by the
+/// server's "Failing row contains (…)", which would print the whole row.
+fn check_not_null(table: &QualifiedName, columns: &[CatalogColumn], batch: &RecordBatch, key: &str) -> Result<(), LoadError> {
+    for c in columns.iter().filter(|c| c.not_null) {
+        let Some(array) = batch.column_by_name(&c.name) else { continue };
+        if array.null_count() == 0 {
+            continue;
+        }
+        let row = (0..array.len()).find(|i| array.is_null(*i)).unwrap_or(0);
+        return Err(LoadError::NullValue {
+            table: table.to_string(),
+            column: c.name.clone(),
+            key: super::key_at(batch, key, row),
+        });
+    }
+    Ok(())
+}

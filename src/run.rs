@@ -1,0 +1,162 @@
+//! One run of a pipeline, end to end, inside a single target transaction:
+//! a failure anywhere (or a killed process) leaves the target as it was.
+
+use std::time::Instant;
+
+use tokio_postgres::Transaction;
+
+use crate::config::{Keymap, Pipeline, TableSpec};
+use crate::error::Error;
+use crate::extract::{count_rows, stream_table, CxReader, ExtractError};
+use crate::load::TableLoad;
+use crate::report::progress::Progress;
+use crate::report::{RunReport, TableReport};
+use crate::schema::{apply_plan, load_migrations, plan_schema, read_state, SchemaPlan};
+use crate::target::{connect, query_error};
+use crate::transform::{split_rejected, KeymapSummary, Rejections, TransformError, TransformSession};
+
+/// Runs `pipeline`: reconcile, extract, transform, load, commit.
+pub async fn run_pipeline(pipeline: &Pipeline, progress: &Progress) -> Result<RunReport, Error> {
+    let started = Instant::now();
+    let migrations = load_migrations(&pipeline.target.migrations_dir, pipeline.target.reference_schema.as_str())?;
+    let mut client = connect(&pipeline.target.url).await?;
+    let url = &pipeline.target.url;
+    let tx = client.transaction().await.map_err(|e| query_error(url, "starting the transaction", &e))?;
+    tx.batch_execute("SET LOCAL lock_timeout = '60s'").await.map_err(|e| query_error(url, "setting lock_timeout", &e))?;
+    lock_target(&tx, pipeline, progress).await?;
+
+    let state = read_state(&tx, pipeline).await?;
+    let schema = plan_schema(&state, &migrations)?;
+    if !matches!(schema, SchemaPlan::UpToDate { .. }) {
+        progress.note(&format!("schema {}: applying migrations {:?}", pipeline.target.app_schema, schema.versions()));
+    }
+    apply_plan(&tx, &pipeline.target.app_schema, &schema, &migrations).await?;
+
+    let source = CxReader::new(pipeline.source.url.clone(), "source");
+    let target = CxReader::new(pipeline.target.url.clone(), "target");
+    let session = TransformSession::new()?;
+    for t in &pipeline.tables {
+        session.set_rejected(t.name.as_str(), &[])?;
+    }
+    let mut keymaps = Vec::new();
+    for km in &pipeline.keymaps {
+        keymaps.push(build_keymap(&session, km, &source, &target).await?);
+    }
+    let mut tables = Vec::new();
+    for spec in &pipeline.tables {
+        tables.push(load_table(&tx, &session, pipeline, spec, &source, progress).await?);
+    }
+    tx.commit().await.map_err(|e| query_error(url, "committing", &e))?;
+    Ok(RunReport {
+        pipeline: pipeline.name.clone(),
+        env: pipeline.env.clone(),
+        source: pipeline.source.url.to_string(),
+        target: pipeline.target.url.to_string(),
+        schema,
+        keymaps,
+        tables,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// One run per target app schema at a time; a second one waits and says so.
+async fn lock_target(tx: &Transaction<'_>, pipeline: &Pipeline, progress: &Progress) -> Result<(), Error> {
+    let url = &pipeline.target.url;
+    let key = format!("padetl:{}", pipeline.target.app_schema);
+    let got: bool = tx
+        .query_one("SELECT pg_try_advisory_xact_lock(hashtext($1))", &[&key])
+        .await
+        .map_err(|e| query_error(url, "taking the run lock", &e))?
+        .get(0);
+    if !got {
+        progress.note(&format!("another padetl run holds the lock on {}; waiting", pipeline.target.app_schema));
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&key])
+            .await
+            .map_err(|e| query_error(url, "waiting for the run lock", &e))?;
+    }
+    Ok(())
+}
+
+async fn build_keymap(session: &TransformSession, km: &Keymap, source: &CxReader, target: &CxReader) -> Result<KeymapSummary, Error> {
+    let what = format!("keymap {} keys", km.name);
+    let src = blocking_query(source.clone(), km.source_query.clone(), what.clone()).await?;
+    let tgt = blocking_query(target.clone(), km.target_query.clone(), what).await?;
+    Ok(session.add_keymap(km, src, tgt).await?)
+}
+
+async fn blocking_query(reader: CxReader, sql: String, what: String) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, Error> {
+    tokio::task::spawn_blocking(move || reader.query(&sql, &what))
+        .await
+        .map_err(|e| Error::Internal(format!("extract task: {e}")))?
+        .map_err(Error::from)
+}
+
+async fn load_table(
+    tx: &Transaction<'_>,
+    session: &TransformSession,
+    pipeline: &Pipeline,
+    spec: &TableSpec,
+    source: &CxReader,
+    progress: &Progress,
+) -> Result<TableReport, Error> {
+    let started = Instant::now();
+    let (reader, s) = (source.clone(), spec.clone());
+    let count = tokio::task::spawn_blocking(move || count_rows(&reader, &s))
+        .await
+        .map_err(|e| Error::Internal(format!("count task: {e}")))??;
+    let mut bar = progress.table(spec.name.as_str(), count.rows);
+    let mut load = TableLoad::begin(tx, pipeline.target_table(&spec.name), spec.key.as_str()).await?;
+    let mut pages = stream_table(source.clone(), spec.clone(), pipeline.batch_size, pipeline.source.timezone);
+    let mut rejections = Rejections::default();
+    let mut read = 0u64;
+    while let Some(page) = pages.recv().await {
+        let page = page?;
+        let n = page.num_rows() as u64;
+        read += n;
+        let mut out_rows = 0u64;
+        for out in session.transform(spec, page).await? {
+            out_rows += out.num_rows() as u64;
+            let kept = split_rejected(&out, spec.key.as_str(), &mut rejections)
+                .map_err(|message| TransformError::Output { table: spec.name.to_string(), message })?;
+            load.write(&kept).await?;
+        }
+        check_no_rows_lost(spec, n, out_rows)?;
+        bar.advance(n);
+    }
+    if read != count.rows {
+        return Err(ExtractError::Data {
+            what: spec.source_label.clone(),
+            message: format!("counted {} rows but read {read}; is something writing to the source during the run?", count.rows),
+        }
+        .into());
+    }
+    let merged = load.finish().await?;
+    session.set_rejected(spec.name.as_str(), &rejections.keys)?;
+    let report = TableReport {
+        table: spec.name.to_string(),
+        read,
+        inserted: merged.inserted,
+        updated: merged.updated,
+        unchanged: merged.unchanged,
+        rejected: rejections.total(),
+        rejected_by_reason: rejections.by_reason,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    bar.finish(&format!("{read} read, {} written, {} rejected", report.written(), report.rejected));
+    Ok(report)
+}
+
+/// A transform maps each source row to one output row; dropping rows in SQL
+/// would lose them silently, so rows must be rejected with a reason instead.
+fn check_no_rows_lost(spec: &TableSpec, input: u64, output: u64) -> Result<(), TransformError> {
+    if input == output {
+        return Ok(());
+    }
+    Err(TransformError::Sql {
+        table: spec.name.to_string(),
+        file: spec.transform_path.display().to_string(),
+        message: format!(
+            "returned {output} rows for {input} source rows; a transform must return one row per source row (mark rows to skip with `_reject_reason` instead of filtering them out)"
+        ),
+    })
+}

@@ -1,0 +1,136 @@
+//! The DataFusion session of one run: keymaps and rejected keys registered
+//! once, then each source page transformed by its table's SQL.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, Int64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use super::keymap::keymap_sql;
+use super::udf::JsonOrRaw;
+use super::TransformError;
+use crate::config::{Keymap, TableSpec};
+
+const SCHEMAS: [&str; 4] = ["source", "keymap", "keyref", "rejected"];
+
+/// Counts of one keymap, for the report.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct KeymapSummary {
+    pub name: String,
+    pub source_rows: u64,
+    pub target_rows: u64,
+    /// `matched` / `orphan` / `ambiguous` → rows.
+    pub status: BTreeMap<String, u64>,
+    /// Natural key that matched → rows.
+    pub matched_by: BTreeMap<String, u64>,
+}
+
+/// One DataFusion context for the whole run.
+pub struct TransformSession {
+    ctx: SessionContext,
+}
+
+impl TransformSession {
+    pub fn new() -> Result<Self, TransformError> {
+        // One partition: a page is already bounded and ordered; more partitions
+        // would only add repartitioning work for batch-sized inputs.
+        let config = SessionConfig::new().with_target_partitions(1).with_information_schema(false);
+        let ctx = SessionContext::new_with_config(config);
+        let catalog = ctx.catalog("datafusion").ok_or_else(|| TransformError::Keymap {
+            keymap: "-".into(),
+            message: "DataFusion has no default catalog".into(),
+        })?;
+        for schema in SCHEMAS {
+            catalog
+                .register_schema(schema, Arc::new(MemorySchemaProvider::new()))
+                .map_err(|e| TransformError::Keymap { keymap: "-".into(), message: e.to_string() })?;
+        }
+        ctx.register_udf(JsonOrRaw::udf());
+        Ok(TransformSession { ctx })
+    }
+
+    /// Registers both key sets of `km` and builds `keymap.<name>` from them.
+    pub async fn add_keymap(
+        &self,
+        km: &Keymap,
+        source_keys: Vec<RecordBatch>,
+        target_keys: Vec<RecordBatch>,
+    ) -> Result<KeymapSummary, TransformError> {
+        let err = |message: String| TransformError::Keymap { keymap: km.name.to_string(), message };
+        let src = format!("keyref.{}_source", km.name);
+        let tgt = format!("keyref.{}_target", km.name);
+        let source_rows = rows(&source_keys);
+        let target_rows = rows(&target_keys);
+        self.register(&src, source_keys).map_err(&err)?;
+        self.register(&tgt, target_keys).map_err(&err)?;
+        let batches = self.query(&keymap_sql(km, &src, &tgt)).await.map_err(|e| err(format!("{e} (does each key query return `id` and every key column?)")))?;
+        let summary = summarize(&km.name.to_string(), source_rows, target_rows, &batches);
+        self.register(&format!("keymap.{}", km.name), batches).map_err(&err)?;
+        Ok(summary)
+    }
+
+    /// Makes `rejected.<table>` hold `keys` (a single `key` BIGINT column).
+    pub fn set_rejected(&self, table: &str, keys: &[i64]) -> Result<(), TransformError> {
+        let schema = Arc::new(Schema::new(vec![Field::new("key", DataType::Int64, false)]));
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(keys.to_vec()))])
+            .map_err(|e| TransformError::Output { table: table.into(), message: e.to_string() })?;
+        self.register(&format!("rejected.{table}"), vec![batch])
+            .map_err(|message| TransformError::Output { table: table.into(), message })
+    }
+
+    /// Runs `spec`'s transform over one page of its source rows.
+    pub async fn transform(&self, spec: &TableSpec, page: RecordBatch) -> Result<Vec<RecordBatch>, TransformError> {
+        let err = |message: String| TransformError::Sql {
+            table: spec.name.to_string(),
+            file: spec.transform_path.display().to_string(),
+            message,
+        };
+        let name = format!("source.{}", spec.name);
+        self.register(&name, vec![page]).map_err(&err)?;
+        self.query(&spec.transform_sql).await.map_err(err)
+    }
+
+    async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, String> {
+        let df = self.ctx.sql(sql).await.map_err(|e| e.to_string())?;
+        df.collect().await.map_err(|e| e.to_string())
+    }
+
+    fn register(&self, name: &str, batches: Vec<RecordBatch>) -> Result<(), String> {
+        let schema = match batches.first() {
+            Some(b) => b.schema(),
+            None => Arc::new(Schema::empty()),
+        };
+        let table = MemTable::try_new(schema, vec![batches]).map_err(|e| e.to_string())?;
+        self.ctx.deregister_table(name).map_err(|e| e.to_string())?;
+        self.ctx.register_table(name, Arc::new(table)).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+fn rows(batches: &[RecordBatch]) -> u64 {
+    batches.iter().map(|b| b.num_rows() as u64).sum()
+}
+
+fn summarize(name: &str, source_rows: u64, target_rows: u64, batches: &[RecordBatch]) -> KeymapSummary {
+    let mut summary = KeymapSummary { name: name.to_string(), source_rows, target_rows, ..Default::default() };
+    for b in batches {
+        let (Ok(status), Ok(by)) = (b.schema().index_of("status"), b.schema().index_of("matched_by")) else {
+            continue;
+        };
+        let (status, by) = (b.column(status).as_string::<i32>(), b.column(by).as_string::<i32>());
+        for row in 0..b.num_rows() {
+            if status.is_valid(row) {
+                *summary.status.entry(status.value(row).to_string()).or_default() += 1;
+            }
+            if by.is_valid(row) && status.value(row) == super::MATCHED {
+                *summary.matched_by.entry(by.value(row).to_string()).or_default() += 1;
+            }
+        }
+    }
+    summary
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `padetl` binary against the real Postgres,
+//! each test on databases of its own.
+
+mod bad_input;
+mod demo;
+mod pipelines;
+mod util;

@@ -1,0 +1,119 @@
+//! Test helpers: fresh databases on the real Postgres, the padetl binary,
+//! and fingerprints of the reference schema.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use assert_cmd::Command;
+use postgres::{Client, NoTls};
+
+/// Server the tests use; override with PADETL_TEST_DATABASE_URL.
+pub fn server_url() -> String {
+    std::env::var("PADETL_TEST_DATABASE_URL").unwrap_or_else(|_| "postgresql://root@127.0.0.1:5432/postgres".into())
+}
+
+pub fn url_for(db: &str) -> String {
+    let base = server_url();
+    let (prefix, _) = base.rsplit_once('/').expect("PADETL_TEST_DATABASE_URL must end in /database");
+    format!("{prefix}/{db}?sslmode=disable")
+}
+
+/// A client on `db`; fails the test with a clear message when Postgres is down.
+pub fn client(db: &str) -> Client {
+    Client::connect(&url_for(db), NoTls).unwrap_or_else(|e| {
+        panic!(
+            "Postgres is not reachable at {} ({e}). Start it with \
+             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
+             or set PADETL_TEST_DATABASE_URL.",
+            url_for(db)
+        )
+    })
+}
+
+/// A database name unique to this test process and call.
+pub fn unique_name(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("padetl_t_{tag}_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+}
+
+/// Database names owned by one test, dropped when it ends (pass or fail).
+pub struct TestDbs {
+    pub names: Vec<String>,
+}
+
+impl TestDbs {
+    /// Reserves `n` unique names; nothing is created yet.
+    pub fn reserve(tag: &str, n: usize) -> Self {
+        let _ = client("postgres");
+        TestDbs { names: (0..n).map(|_| unique_name(tag)).collect() }
+    }
+}
+
+impl Drop for TestDbs {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = Client::connect(&url_for("postgres"), NoTls) {
+            for name in &self.names {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The padetl binary, run from the repository root with source and target
+/// pointed at `source`/`target` through the environment (which wins over
+/// envs/.env.dev).
+pub fn padetl(source: &str, target: &str) -> Command {
+    let mut cmd = Command::cargo_bin("padetl").expect("padetl binary");
+    cmd.current_dir(repo())
+        .env("SOURCE_DATABASE_URL", url_for(source))
+        .env("TARGET_DATABASE_URL", url_for(target))
+        .env_remove("PADETL_LOG");
+    cmd
+}
+
+/// The padetl binary with no database environment, for bad-input cases.
+pub fn padetl_bare() -> Command {
+    let mut cmd = Command::cargo_bin("padetl").expect("padetl binary");
+    cmd.current_dir(repo()).env_remove("SOURCE_DATABASE_URL").env_remove("TARGET_DATABASE_URL");
+    cmd
+}
+
+/// A fingerprint of a schema's catalog (columns, constraints, indexes) and
+/// of every row of every table in it.
+pub fn schema_fingerprint(db: &str, schema: &str) -> String {
+    let mut c = client(db);
+    let catalog: String = c
+        .query_one(
+            "SELECT coalesce(md5(string_agg(x, '|' ORDER BY x)), '') FROM ( \
+               SELECT format('col %s.%s %s %s %s', table_name, column_name, data_type, is_nullable, column_default) AS x \
+                 FROM information_schema.columns WHERE table_schema = $1 \
+               UNION ALL SELECT format('con %s %s', conname, pg_get_constraintdef(oid)) \
+                 FROM pg_constraint WHERE connamespace = $1::regnamespace \
+               UNION ALL SELECT format('idx %s', indexdef) FROM pg_indexes WHERE schemaname = $1) s",
+            &[&schema],
+        )
+        .expect("catalog fingerprint")
+        .get(0);
+    let tables: Vec<String> = c
+        .query("SELECT tablename::text FROM pg_tables WHERE schemaname = $1 ORDER BY 1", &[&schema])
+        .expect("list tables")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut out = format!("catalog {catalog}");
+    for t in tables {
+        let sql = format!("SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM \"{schema}\".\"{t}\" t");
+        let data: String = c.query_one(&sql, &[]).expect("data fingerprint").get(0);
+        out.push_str(&format!("\n{t} {data}"));
+    }
+    out
+}
+
+pub fn count(db: &str, table: &str) -> i64 {
+    client(db).query_one(&format!("SELECT count(*) FROM {table}"), &[]).expect("count").get(0)
+}
