@@ -82,16 +82,24 @@ pub async fn execute(cli: Cli) -> Result<u8, Error> {
         Command::Plan(args) => {
             let pipeline = load(&args)?;
             let plan = crate::plan::plan_target(&pipeline).await?;
-            print_json_or(cli.json, &plan, || crate::plan::render_plan(&pipeline, &plan))
+            print_json_or(cli.json, &plan, || {
+                crate::plan::render_plan(&pipeline, &plan)
+            })
         }
         Command::Validate(args) => {
             let pipeline = load(&args)?;
             let summary = crate::plan::describe_pipeline(&pipeline);
-            print_json_or(cli.json, &summary, || format!("{} is valid\n{}", pipeline.path.display(), summary.render()))
+            print_json_or(cli.json, &summary, || {
+                format!("{} is valid\n{}", pipeline.path.display(), summary.render())
+            })
         }
         Command::Demo(args) => {
-            let pipeline = load_pipeline(&args.pipeline, args.env_file.as_deref()).map_err(|e| demo_hint(e, &args.pipeline))?;
-            progress.note(&format!("seeding {} and {} with {} requests", pipeline.source.url, pipeline.target.url, args.rows));
+            let pipeline = load_pipeline(&args.pipeline, args.env_file.as_deref())
+                .map_err(|e| demo_hint(e, &args.pipeline))?;
+            progress.note(&format!(
+                "seeding {} and {} with {} requests",
+                pipeline.source.url, pipeline.target.url, args.rows
+            ));
             crate::demo::seed_demo(&pipeline, args.rows).await?;
             let report = crate::run::run_pipeline(&pipeline, &progress).await?;
             print_report(&report, cli.json)
@@ -105,7 +113,10 @@ fn load(args: &PipelineArgs) -> Result<Pipeline, Error> {
 
 fn demo_hint(e: crate::config::ConfigError, path: &std::path::Path) -> Error {
     if !path.exists() {
-        return Error::Usage(format!("{} not found: run `padetl demo` from the repository root, or pass --pipeline", path.display()));
+        return Error::Usage(format!(
+            "{} not found: run `padetl demo` from the repository root, or pass --pipeline",
+            path.display()
+        ));
     }
     e.into()
 }
@@ -126,7 +137,11 @@ fn print_report(report: &RunReport, json: bool) -> Result<u8, Error> {
     print_json_or(json, report, || render_text(report))
 }
 
-fn print_json_or<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) -> Result<u8, Error> {
+fn print_json_or<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> Result<u8, Error> {
     if json {
         let s = serde_json::to_string_pretty(value).map_err(|e| Error::Internal(e.to_string()))?;
         println!("{s}");

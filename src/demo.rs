@@ -12,6 +12,10 @@ pub const DEMO_MARK: &str = "created by padetl demo; padetl demo may drop it";
 /// The seed SQL, compiled in so the demo works from any directory.
 pub const REFERENCE_SQL: &str = include_str!("../seed/reference.sql");
 pub const LEGACY_SQL: &str = include_str!("../seed/legacy.sql");
+/// The legacy source's tables are the v1 layout, applied in schema `pa_dealing`.
+pub const V1_LAYOUT_SQL: &str = include_str!("../migrations/0001_v1_legacy_layout.sql");
+const LEGACY_SCHEMA_OPEN: &str = "CREATE SCHEMA pa_dealing; SET search_path TO pa_dealing";
+const LEGACY_SCHEMA_CLOSE: &str = "SET search_path TO DEFAULT";
 
 /// Default number of legacy requests; docker's init script uses the same.
 pub const DEFAULT_ROWS: u32 = 2000;
@@ -20,13 +24,24 @@ pub const DEFAULT_ROWS: u32 = 2000;
 pub async fn seed_demo(pipeline: &Pipeline, rows: u32) -> Result<(), Error> {
     let source = &pipeline.source.url;
     let target = &pipeline.target.url;
-    if source.host == target.host && source.port == target.port && source.database == target.database {
+    if source.host == target.host
+        && source.port == target.port
+        && source.database == target.database
+    {
         return Err(Error::Usage("the demo needs two databases: SOURCE_DATABASE_URL and TARGET_DATABASE_URL name the same one".into()));
     }
     recreate_database(source).await?;
     recreate_database(target).await?;
     let n = i32::try_from(rows).map_err(|_| Error::Usage(format!("--rows {rows} is too large")))?;
-    seed(source, &[REFERENCE_SQL, LEGACY_SQL], "SELECT padetl_seed_source($1)", n).await?;
+    // The same steps, in the same order, as seed/docker/init.sql.
+    let source_steps = [
+        REFERENCE_SQL,
+        LEGACY_SCHEMA_OPEN,
+        V1_LAYOUT_SQL,
+        LEGACY_SCHEMA_CLOSE,
+        LEGACY_SQL,
+    ];
+    seed(source, &source_steps, "SELECT padetl_seed_source($1)", n).await?;
     seed(target, &[REFERENCE_SQL], "SELECT padetl_seed_target($1)", n).await?;
     Ok(())
 }
@@ -34,15 +49,22 @@ pub async fn seed_demo(pipeline: &Pipeline, rows: u32) -> Result<(), Error> {
 async fn seed(url: &DatabaseUrl, scripts: &[&str], call: &str, n: i32) -> Result<(), Error> {
     let client = connect(url).await?;
     for script in scripts {
-        client.batch_execute(script).await.map_err(|e| query_error(url, "loading the seed SQL", &e))?;
+        client
+            .batch_execute(script)
+            .await
+            .map_err(|e| query_error(url, "loading the seed SQL", &e))?;
     }
-    client.execute(call, &[&n]).await.map_err(|e| query_error(url, "seeding", &e))?;
+    client
+        .execute(call, &[&n])
+        .await
+        .map_err(|e| query_error(url, "seeding", &e))?;
     Ok(())
 }
 
 /// Drops `url`'s database if the demo made it, then creates it afresh.
 async fn recreate_database(url: &DatabaseUrl) -> Result<(), Error> {
-    let name = Ident::parse(&url.database).map_err(|e| Error::Usage(format!("demo database name: {e}")))?;
+    let name = Ident::parse(&url.database)
+        .map_err(|e| Error::Usage(format!("demo database name: {e}")))?;
     let admin_url = url.with_database("postgres").map_err(Error::Usage)?;
     let admin = connect(&admin_url).await?;
     let row = admin
@@ -61,9 +83,21 @@ async fn recreate_database(url: &DatabaseUrl) -> Result<(), Error> {
             )));
         }
         let drop = format!("DROP DATABASE {} WITH (FORCE)", name.quoted());
-        admin.batch_execute(drop.as_str()).await.map_err(|e| query_error(url, "dropping the old demo database", &e))?;
+        admin
+            .batch_execute(drop.as_str())
+            .await
+            .map_err(|e| query_error(url, "dropping the old demo database", &e))?;
     }
-    let create = format!("CREATE DATABASE {}; COMMENT ON DATABASE {} IS '{DEMO_MARK}'", name.quoted(), name.quoted());
-    admin.batch_execute(create.as_str()).await.map_err(|e| query_error(url, "creating the demo database", &e))?;
+    // Two statements: CREATE DATABASE cannot share a simple-query batch.
+    let create = format!("CREATE DATABASE {}", name.quoted());
+    admin
+        .batch_execute(create.as_str())
+        .await
+        .map_err(|e| query_error(url, "creating the demo database", &e))?;
+    let mark = format!("COMMENT ON DATABASE {} IS '{DEMO_MARK}'", name.quoted());
+    admin
+        .batch_execute(mark.as_str())
+        .await
+        .map_err(|e| query_error(url, "marking the demo database", &e))?;
     Ok(())
 }

@@ -53,7 +53,9 @@ impl Error {
             Error::Extract(_) => exit::BAD_INPUT,
             Error::Load(LoadError::Db { .. }) => exit::DATABASE,
             Error::Load(LoadError::Schema(SchemaError::Db { .. })) => exit::DATABASE,
-            Error::Load(LoadError::Encode(EncodeError::ValueDoesNotFit { .. }) | _) => exit::BAD_INPUT,
+            Error::Load(LoadError::Encode(EncodeError::ValueDoesNotFit { .. }) | _) => {
+                exit::BAD_INPUT
+            }
             Error::Internal(_) => exit::INTERNAL,
         }
     }

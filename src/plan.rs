@@ -22,7 +22,10 @@ pub struct PlanReport {
 
 /// Computes the schema plan without changing anything.
 pub async fn plan_target(pipeline: &Pipeline) -> Result<PlanReport, Error> {
-    let migrations = load_migrations(&pipeline.target.migrations_dir, pipeline.target.reference_schema.as_str())?;
+    let migrations = load_migrations(
+        &pipeline.target.migrations_dir,
+        pipeline.target.reference_schema.as_str(),
+    )?;
     let mut client = connect(&pipeline.target.url).await?;
     let url = &pipeline.target.url;
     let tx = client
@@ -33,7 +36,9 @@ pub async fn plan_target(pipeline: &Pipeline) -> Result<PlanReport, Error> {
         .map_err(|e| query_error(url, "starting a read-only transaction", &e))?;
     let state = read_state(&tx, pipeline).await?;
     let plan = plan_schema(&state, &migrations)?;
-    tx.rollback().await.map_err(|e| query_error(url, "ending the read-only transaction", &e))?;
+    tx.rollback()
+        .await
+        .map_err(|e| query_error(url, "ending the read-only transaction", &e))?;
     let chosen = migrations
         .iter()
         .filter(|m| plan.versions().contains(&m.version))
@@ -54,11 +59,17 @@ pub fn render_plan(pipeline: &Pipeline, report: &PlanReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "target {} schema {}", report.target, report.app_schema);
     for t in &pipeline.tables {
-        let state = if report.existing_tables.contains(&t.name.to_string()) { "exists" } else { "missing" };
+        let state = if report.existing_tables.contains(&t.name.to_string()) {
+            "exists"
+        } else {
+            "missing"
+        };
         let _ = writeln!(out, "  {:<16} {state}", t.name);
     }
     let action = match &report.plan {
-        SchemaPlan::UpToDate { version } => format!("up to date at migration {version}: nothing to apply"),
+        SchemaPlan::UpToDate { version } => {
+            format!("up to date at migration {version}: nothing to apply")
+        }
         SchemaPlan::Create { .. } => "create: apply every migration".to_string(),
         SchemaPlan::Upgrade { from, .. } => format!("upgrade from migration {from}"),
     };

@@ -13,22 +13,36 @@ use crate::report::progress::Progress;
 use crate::report::{RunReport, TableReport};
 use crate::schema::{apply_plan, load_migrations, plan_schema, read_state, SchemaPlan};
 use crate::target::{connect, query_error};
-use crate::transform::{split_rejected, KeymapSummary, Rejections, TransformError, TransformSession};
+use crate::transform::{
+    split_rejected, KeymapSummary, Rejections, TransformError, TransformSession,
+};
 
 /// Runs `pipeline`: reconcile, extract, transform, load, commit.
 pub async fn run_pipeline(pipeline: &Pipeline, progress: &Progress) -> Result<RunReport, Error> {
     let started = Instant::now();
-    let migrations = load_migrations(&pipeline.target.migrations_dir, pipeline.target.reference_schema.as_str())?;
+    let migrations = load_migrations(
+        &pipeline.target.migrations_dir,
+        pipeline.target.reference_schema.as_str(),
+    )?;
     let mut client = connect(&pipeline.target.url).await?;
     let url = &pipeline.target.url;
-    let tx = client.transaction().await.map_err(|e| query_error(url, "starting the transaction", &e))?;
-    tx.batch_execute("SET LOCAL lock_timeout = '60s'").await.map_err(|e| query_error(url, "setting lock_timeout", &e))?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| query_error(url, "starting the transaction", &e))?;
+    tx.batch_execute("SET LOCAL lock_timeout = '60s'")
+        .await
+        .map_err(|e| query_error(url, "setting lock_timeout", &e))?;
     lock_target(&tx, pipeline, progress).await?;
 
     let state = read_state(&tx, pipeline).await?;
     let schema = plan_schema(&state, &migrations)?;
     if !matches!(schema, SchemaPlan::UpToDate { .. }) {
-        progress.note(&format!("schema {}: applying migrations {:?}", pipeline.target.app_schema, schema.versions()));
+        progress.note(&format!(
+            "schema {}: applying migrations {:?}",
+            pipeline.target.app_schema,
+            schema.versions()
+        ));
     }
     apply_plan(&tx, &pipeline.target.app_schema, &schema, &migrations).await?;
 
@@ -46,7 +60,9 @@ pub async fn run_pipeline(pipeline: &Pipeline, progress: &Progress) -> Result<Ru
     for spec in &pipeline.tables {
         tables.push(load_table(&tx, &session, pipeline, spec, &source, progress).await?);
     }
-    tx.commit().await.map_err(|e| query_error(url, "committing", &e))?;
+    tx.commit()
+        .await
+        .map_err(|e| query_error(url, "committing", &e))?;
     Ok(RunReport {
         pipeline: pipeline.name.clone(),
         env: pipeline.env.clone(),
@@ -60,7 +76,11 @@ pub async fn run_pipeline(pipeline: &Pipeline, progress: &Progress) -> Result<Ru
 }
 
 /// One run per target app schema at a time; a second one waits and says so.
-async fn lock_target(tx: &Transaction<'_>, pipeline: &Pipeline, progress: &Progress) -> Result<(), Error> {
+async fn lock_target(
+    tx: &Transaction<'_>,
+    pipeline: &Pipeline,
+    progress: &Progress,
+) -> Result<(), Error> {
     let url = &pipeline.target.url;
     let key = format!("padetl:{}", pipeline.target.app_schema);
     let got: bool = tx
@@ -69,7 +89,10 @@ async fn lock_target(tx: &Transaction<'_>, pipeline: &Pipeline, progress: &Progr
         .map_err(|e| query_error(url, "taking the run lock", &e))?
         .get(0);
     if !got {
-        progress.note(&format!("another padetl run holds the lock on {}; waiting", pipeline.target.app_schema));
+        progress.note(&format!(
+            "another padetl run holds the lock on {}; waiting",
+            pipeline.target.app_schema
+        ));
         tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&key])
             .await
             .map_err(|e| query_error(url, "waiting for the run lock", &e))?;
@@ -77,14 +100,23 @@ async fn lock_target(tx: &Transaction<'_>, pipeline: &Pipeline, progress: &Progr
     Ok(())
 }
 
-async fn build_keymap(session: &TransformSession, km: &Keymap, source: &CxReader, target: &CxReader) -> Result<KeymapSummary, Error> {
+async fn build_keymap(
+    session: &TransformSession,
+    km: &Keymap,
+    source: &CxReader,
+    target: &CxReader,
+) -> Result<KeymapSummary, Error> {
     let what = format!("keymap {} keys", km.name);
     let src = blocking_query(source.clone(), km.source_query.clone(), what.clone()).await?;
     let tgt = blocking_query(target.clone(), km.target_query.clone(), what).await?;
     Ok(session.add_keymap(km, src, tgt).await?)
 }
 
-async fn blocking_query(reader: CxReader, sql: String, what: String) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, Error> {
+async fn blocking_query(
+    reader: CxReader,
+    sql: String,
+    what: String,
+) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, Error> {
     tokio::task::spawn_blocking(move || reader.query(&sql, &what))
         .await
         .map_err(|e| Error::Internal(format!("extract task: {e}")))?
@@ -105,8 +137,14 @@ async fn load_table(
         .await
         .map_err(|e| Error::Internal(format!("count task: {e}")))??;
     let mut bar = progress.table(spec.name.as_str(), count.rows);
-    let mut load = TableLoad::begin(tx, pipeline.target_table(&spec.name), spec.key.as_str()).await?;
-    let mut pages = stream_table(source.clone(), spec.clone(), pipeline.batch_size, pipeline.source.timezone);
+    let mut load =
+        TableLoad::begin(tx, pipeline.target_table(&spec.name), spec.key.as_str()).await?;
+    let mut pages = stream_table(
+        source.clone(),
+        spec.clone(),
+        pipeline.batch_size,
+        pipeline.source.timezone,
+    );
     let mut rejections = Rejections::default();
     let mut read = 0u64;
     while let Some(page) = pages.recv().await {
@@ -116,8 +154,13 @@ async fn load_table(
         let mut out_rows = 0u64;
         for out in session.transform(spec, page).await? {
             out_rows += out.num_rows() as u64;
-            let kept = split_rejected(&out, spec.key.as_str(), &mut rejections)
-                .map_err(|message| TransformError::Output { table: spec.name.to_string(), message })?;
+            let kept =
+                split_rejected(&out, spec.key.as_str(), &mut rejections).map_err(|message| {
+                    TransformError::Output {
+                        table: spec.name.to_string(),
+                        message,
+                    }
+                })?;
             load.write(&kept).await?;
         }
         check_no_rows_lost(spec, n, out_rows)?;
@@ -142,7 +185,11 @@ async fn load_table(
         rejected_by_reason: rejections.by_reason,
         seconds: started.elapsed().as_secs_f64(),
     };
-    bar.finish(&format!("{read} read, {} written, {} rejected", report.written(), report.rejected));
+    bar.finish(&format!(
+        "{read} read, {} written, {} rejected",
+        report.written(),
+        report.rejected
+    ));
     Ok(report)
 }
 

@@ -13,16 +13,26 @@ pub enum DbError {
     #[error("cannot connect to {target}: {message}")]
     Connect { target: String, message: String },
     #[error("{target}: {what}: {message}")]
-    Query { target: String, what: String, message: String },
+    Query {
+        target: String,
+        what: String,
+        message: String,
+    },
 }
 
 /// Connects to `url`. The connection task runs in the background until the
 /// client is dropped; dropping it mid-transaction rolls the transaction back.
 pub async fn connect(url: &DatabaseUrl) -> Result<Client, DbError> {
-    let fail = |message: String| DbError::Connect { target: url.to_string(), message: url.scrub(&message) };
+    let fail = |message: String| DbError::Connect {
+        target: url.to_string(),
+        message: url.scrub(&message),
+    };
     let (config, verify) = parse_config(url).map_err(fail)?;
     let client = if config.get_ssl_mode() == SslMode::Disable {
-        let (client, conn) = config.connect(NoTls).await.map_err(|e| fail(describe(&e)))?;
+        let (client, conn) = config
+            .connect(NoTls)
+            .await
+            .map_err(|e| fail(describe(&e)))?;
         tokio::spawn(async move { drop(conn.await) });
         client
     } else {
@@ -47,8 +57,13 @@ enum Verify {
 
 fn parse_config(url: &DatabaseUrl) -> Result<(Config, Verify), String> {
     let mut parsed = url::Url::parse(url.expose()).map_err(|e| e.to_string())?;
-    let mode = parsed.query_pairs().find(|(k, _)| k == "sslmode").map(|(_, v)| v.into_owned());
-    let mode = mode.or_else(|| std::env::var("PGSSLMODE").ok()).unwrap_or_else(|| "prefer".into());
+    let mode = parsed
+        .query_pairs()
+        .find(|(k, _)| k == "sslmode")
+        .map(|(_, v)| v.into_owned());
+    let mode = mode
+        .or_else(|| std::env::var("PGSSLMODE").ok())
+        .unwrap_or_else(|| "prefer".into());
     let pairs: Vec<(String, String)> = parsed
         .query_pairs()
         .filter(|(k, _)| k != "sslmode" && k != "sslrootcert" && k != "cxprotocol")
@@ -56,14 +71,20 @@ fn parse_config(url: &DatabaseUrl) -> Result<(Config, Verify), String> {
         .collect();
     parsed.query_pairs_mut().clear().extend_pairs(pairs);
     let text = parsed.as_str().trim_end_matches('?').to_string();
-    let mut config: Config = text.parse().map_err(|e: tokio_postgres::Error| e.to_string())?;
+    let mut config: Config = text
+        .parse()
+        .map_err(|e: tokio_postgres::Error| e.to_string())?;
     let (ssl, verify) = match mode.as_str() {
         "disable" => (SslMode::Disable, Verify::None),
         "allow" | "prefer" => (SslMode::Prefer, Verify::None),
         "require" => (SslMode::Require, Verify::None),
         "verify-ca" => (SslMode::Require, Verify::Ca),
         "verify-full" => (SslMode::Require, Verify::Full),
-        other => return Err(format!("unknown sslmode `{other}` (disable, prefer, require, verify-ca, verify-full)")),
+        other => {
+            return Err(format!(
+                "unknown sslmode `{other}` (disable, prefer, require, verify-ca, verify-full)"
+            ))
+        }
     };
     config.ssl_mode(ssl);
     config.application_name("padetl");
@@ -108,5 +129,9 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
 
 /// A query error on `url`, with what was being done.
 pub fn query_error(url: &DatabaseUrl, what: &str, e: &tokio_postgres::Error) -> DbError {
-    DbError::Query { target: url.to_string(), what: what.to_string(), message: url.scrub(&describe(e)) }
+    DbError::Query {
+        target: url.to_string(),
+        what: what.to_string(),
+        message: url.scrub(&describe(e)),
+    }
 }

@@ -40,13 +40,21 @@ fn describe_dotenv_error(e: &dotenvy::Error) -> String {
             format!("cannot parse the line at byte {index} (expected NAME=value)")
         }
         dotenvy::Error::Io(io) => io.to_string(),
-        other => other.to_string().split(':').next().unwrap_or("invalid").to_string(),
+        other => other
+            .to_string()
+            .split(':')
+            .next()
+            .unwrap_or("invalid")
+            .to_string(),
     }
 }
 
 /// Replaces `${NAME}` and `${NAME:-default}` in `text`; `$${` is a literal `${`.
 /// Returns every unset name (not just the first) so the user fixes them at once.
-pub fn interpolate(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, Vec<String>> {
+pub fn interpolate(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, Vec<String>> {
     let mut out = String::with_capacity(text.len());
     let mut missing = Vec::new();
     let mut rest = text;
@@ -99,10 +107,16 @@ mod tests {
 
     #[test]
     fn replaces_known_and_reports_every_unknown() {
-        assert_eq!(interpolate("pg://${HOST}/x", &vars).unwrap(), "pg://db.local/x");
+        assert_eq!(
+            interpolate("pg://${HOST}/x", &vars).unwrap(),
+            "pg://db.local/x"
+        );
         assert_eq!(interpolate("a${EMPTY}b", &vars).unwrap(), "ab");
         assert_eq!(interpolate("${NOPE:-d}", &vars).unwrap(), "d");
-        assert_eq!(interpolate("cost $5 $${HOST}", &vars).unwrap(), "cost $5 ${HOST}");
+        assert_eq!(
+            interpolate("cost $5 $${HOST}", &vars).unwrap(),
+            "cost $5 ${HOST}"
+        );
         assert_eq!(
             interpolate("${A} ${HOST} ${B}", &vars).unwrap_err(),
             vec!["A".to_string(), "B".to_string()]

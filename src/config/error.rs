@@ -13,7 +13,11 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(file: &Path, line: Option<usize>, message: impl Into<String>) -> Self {
-        Problem { file: file.to_path_buf(), line, message: message.into() }
+        Problem {
+            file: file.to_path_buf(),
+            line,
+            message: message.into(),
+        }
     }
 }
 
@@ -34,14 +38,20 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn one(problem: Problem) -> Self {
-        ConfigError { problems: vec![problem] }
+        ConfigError {
+            problems: vec![problem],
+        }
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
-        writeln!(f, "invalid configuration ({n} problem{}):", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "invalid configuration ({n} problem{}):",
+            if n == 1 { "" } else { "s" }
+        )?;
         for p in &self.problems {
             writeln!(f, "  {p}")?;
         }
@@ -53,7 +63,11 @@ impl std::error::Error for ConfigError {}
 
 /// 1-based line of byte offset `at` in `text`.
 pub fn line_of(text: &str, at: usize) -> usize {
-    text[..at.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    text[..at.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }
 
 /// 1-based line of the first occurrence of `needle`, to point at a value

@@ -63,7 +63,11 @@ fn read_one(
 
     if depth >= MAX_INCLUDE_DEPTH || stack.iter().any(|p| p == path) {
         let line = super::error::find_line(&text, "include");
-        return Err(ConfigError::one(Problem::new(path, line, "include cycle or nesting deeper than 8 files")));
+        return Err(ConfigError::one(Problem::new(
+            path,
+            line,
+            "include cycle or nesting deeper than 8 files",
+        )));
     }
     stack.push(path.to_path_buf());
     let mut merged = RawPipeline::default();
@@ -73,9 +77,16 @@ fn read_one(
         match read_one(&inc_path, texts, depth + 1, stack) {
             Ok(r) => merged = merge(merged, r),
             Err(mut e) => {
-                if e.problems.iter().all(|p| p.file == inc_path && p.line.is_none()) {
+                if e.problems
+                    .iter()
+                    .all(|p| p.file == inc_path && p.line.is_none())
+                {
                     let line = super::error::find_line(&text, &inc);
-                    problems.push(Problem::new(path, line, format!("included file {} cannot be read", inc_path.display())));
+                    problems.push(Problem::new(
+                        path,
+                        line,
+                        format!("included file {} cannot be read", inc_path.display()),
+                    ));
                 } else {
                     problems.append(&mut e.problems);
                 }

@@ -86,7 +86,10 @@ mod tests {
 
     #[test]
     fn identifiers_are_plain_and_quoted() {
-        assert_eq!(Ident::parse("pad_request").unwrap().quoted(), "\"pad_request\"");
+        assert_eq!(
+            Ident::parse("pad_request").unwrap().quoted(),
+            "\"pad_request\""
+        );
         assert!(Ident::parse("1abc").is_err());
         assert!(Ident::parse("a;drop").is_err());
         assert!(Ident::parse("").is_err());

@@ -18,12 +18,21 @@ const DEFAULT_BATCH_SIZE: usize = 50_000;
 /// `env_file` replaces the conventional `envs/.env.<env>` next to `pipelines/`.
 pub fn load_pipeline(path: &Path, env_file: Option<&Path>) -> Result<Pipeline, ConfigError> {
     let files = read_pipeline_files(path)?;
-    let mut r = Resolver { top: path.to_path_buf(), files: &files, problems: Vec::new(), env: EnvVars::default() };
-    let (env, env_file) = r.env(env_file).ok_or_else(|| ConfigError { problems: r.problems.clone() })?;
+    let mut r = Resolver {
+        top: path.to_path_buf(),
+        files: &files,
+        problems: Vec::new(),
+        env: EnvVars::default(),
+    };
+    let (env, env_file) = r.env(env_file).ok_or_else(|| ConfigError {
+        problems: r.problems.clone(),
+    })?;
     let pipeline = r.pipeline(env, env_file);
     match pipeline {
         Some(p) if r.problems.is_empty() => Ok(p),
-        _ => Err(ConfigError { problems: r.problems }),
+        _ => Err(ConfigError {
+            problems: r.problems,
+        }),
     }
 }
 
@@ -42,7 +51,11 @@ impl Resolver<'_> {
 
     fn env(&mut self, env_file: Option<&Path>) -> Option<(String, PathBuf)> {
         let Some(env) = self.files.raw.env.clone() else {
-            self.problems.push(Problem::new(&self.top, None, "missing `env = \"…\"` (dev, qa, prod, …)"));
+            self.problems.push(Problem::new(
+                &self.top,
+                None,
+                "missing `env = \"…\"` (dev, qa, prod, …)",
+            ));
             return None;
         };
         let path = match env_file {
@@ -74,7 +87,12 @@ impl Resolver<'_> {
             Ok(v) => v,
             Err(missing) => {
                 for name in missing {
-                    self.problem_at(&format!("${{{name}"), format!("variable `{name}` is not set (in the env file or the environment)"));
+                    self.problem_at(
+                        &format!("${{{name}"),
+                        format!(
+                            "variable `{name}` is not set (in the env file or the environment)"
+                        ),
+                    );
                 }
                 String::new()
             }
@@ -82,19 +100,27 @@ impl Resolver<'_> {
     }
 
     fn ident(&mut self, value: &str, what: &str) -> Option<Ident> {
-        Ident::parse(value).map_err(|e| self.problem_at(value, format!("{what}: {e}"))).ok()
+        Ident::parse(value)
+            .map_err(|e| self.problem_at(value, format!("{what}: {e}")))
+            .ok()
     }
 
     fn url(&mut self, raw: Option<&String>, side: &str) -> Option<DatabaseUrl> {
         let Some(raw) = raw else {
-            self.problems.push(Problem::new(&self.top, None, format!("missing `[{side}] url`")));
+            self.problems.push(Problem::new(
+                &self.top,
+                None,
+                format!("missing `[{side}] url`"),
+            ));
             return None;
         };
         let value = self.interp(raw);
         if value.is_empty() {
             return None;
         }
-        DatabaseUrl::parse(&value).map_err(|e| self.problem_at(raw, format!("[{side}] url: {e}"))).ok()
+        DatabaseUrl::parse(&value)
+            .map_err(|e| self.problem_at(raw, format!("[{side}] url: {e}")))
+            .ok()
     }
 
     fn pipeline(&mut self, env: String, env_file: PathBuf) -> Option<Pipeline> {
@@ -102,13 +128,22 @@ impl Resolver<'_> {
         let (source_raw, target_raw) = (raw.source.as_ref(), raw.target.as_ref());
         let source_url = self.url(source_raw.and_then(|s| s.url.as_ref()), "source");
         let target_url = self.url(target_raw.and_then(|t| t.url.as_ref()), "target");
-        let tz_raw = source_raw.and_then(|s| s.timezone.clone()).unwrap_or_else(|| "UTC".into());
+        let tz_raw = source_raw
+            .and_then(|s| s.timezone.clone())
+            .unwrap_or_else(|| "UTC".into());
         let tz_value = self.interp(&tz_raw);
         let timezone = tz_value.parse::<chrono_tz::Tz>().map_err(|_| {
-            self.problem_at(&tz_raw, format!("[source] timezone `{tz_value}` is not an IANA zone (e.g. Europe/London)"))
+            self.problem_at(
+                &tz_raw,
+                format!("[source] timezone `{tz_value}` is not an IANA zone (e.g. Europe/London)"),
+            )
         });
-        let app = target_raw.and_then(|t| t.app_schema.clone()).unwrap_or_else(|| "padealing".into());
-        let reference = target_raw.and_then(|t| t.reference_schema.clone()).unwrap_or_else(|| "bo_airflow".into());
+        let app = target_raw
+            .and_then(|t| t.app_schema.clone())
+            .unwrap_or_else(|| "padealing".into());
+        let reference = target_raw
+            .and_then(|t| t.reference_schema.clone())
+            .unwrap_or_else(|| "bo_airflow".into());
         let app_schema = self.ident(&app, "[target] app_schema");
         let reference_schema = self.ident(&reference, "[target] reference_schema");
         if app == reference {
@@ -118,7 +153,11 @@ impl Resolver<'_> {
         let batch_size = self.batch_size();
         let keymaps = self.keymaps(&reference);
         let tables = self.tables();
-        let name = self.top.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = self
+            .top
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         Some(Pipeline {
             path: self.top.clone(),
             name,
@@ -126,8 +165,16 @@ impl Resolver<'_> {
             env_file,
             description: raw.description.clone(),
             confirm: raw.confirm.unwrap_or(false),
-            source: SourceConfig { url: source_url?, timezone: timezone.ok()? },
-            target: TargetConfig { url: target_url?, app_schema: app_schema?, reference_schema: reference_schema?, migrations_dir },
+            source: SourceConfig {
+                url: source_url?,
+                timezone: timezone.ok()?,
+            },
+            target: TargetConfig {
+                url: target_url?,
+                app_schema: app_schema?,
+                reference_schema: reference_schema?,
+                migrations_dir,
+            },
             batch_size,
             keymaps,
             tables,
@@ -135,55 +182,115 @@ impl Resolver<'_> {
     }
 
     fn migrations_dir(&mut self, raw: Option<String>) -> PathBuf {
-        let dir = raw.map(PathBuf::from).unwrap_or_else(|| default_env_dir(&self.top).with_file_name("migrations"));
+        let dir = raw
+            .map(PathBuf::from)
+            .unwrap_or_else(|| default_env_dir(&self.top).with_file_name("migrations"));
         if !dir.is_dir() {
-            self.problem_at("migrations", format!("migrations folder {} does not exist", dir.display()));
+            self.problem_at(
+                "migrations",
+                format!("migrations folder {} does not exist", dir.display()),
+            );
         }
         dir
     }
 
     fn batch_size(&mut self) -> usize {
-        let size = self.files.raw.settings.as_ref().and_then(|s| s.batch_size).unwrap_or(DEFAULT_BATCH_SIZE);
+        let size = self
+            .files
+            .raw
+            .settings
+            .as_ref()
+            .and_then(|s| s.batch_size)
+            .unwrap_or(DEFAULT_BATCH_SIZE);
         if !(1..=10_000_000).contains(&size) {
-            self.problem_at("batch_size", format!("batch_size {size} must be between 1 and 10000000"));
+            self.problem_at(
+                "batch_size",
+                format!("batch_size {size} must be between 1 and 10000000"),
+            );
         }
         size
     }
 
     fn keymaps(&mut self, reference: &str) -> Vec<Keymap> {
-        let raw: Vec<(String, &RawKeymap)> = self.files.raw.keymaps.iter().map(|(k, v)| (k.clone(), v)).collect();
-        raw.into_iter().filter_map(|(name, km)| self.keymap(&name, km, reference)).collect()
+        let raw: Vec<(String, &RawKeymap)> = self
+            .files
+            .raw
+            .keymaps
+            .iter()
+            .map(|(k, v)| (k.clone(), v))
+            .collect();
+        raw.into_iter()
+            .filter_map(|(name, km)| self.keymap(&name, km, reference))
+            .collect()
     }
 
     fn keymap(&mut self, name: &str, km: &RawKeymap, reference: &str) -> Option<Keymap> {
         let name_id = self.ident(name, "keymap name")?;
         let keys_raw = km.keys.clone().unwrap_or_default();
         if keys_raw.is_empty() {
-            self.problem_at(&format!("keymaps.{name}"), format!("keymap `{name}` needs at least one `[[keymaps.{name}.keys]]`"));
+            self.problem_at(
+                &format!("keymaps.{name}"),
+                format!("keymap `{name}` needs at least one `[[keymaps.{name}.keys]]`"),
+            );
             return None;
         }
-        let keys: Vec<Ident> = keys_raw.iter().filter_map(|k| self.ident(&k.name, "key name")).collect();
+        let keys: Vec<Ident> = keys_raw
+            .iter()
+            .filter_map(|k| self.ident(&k.name, "key name"))
+            .collect();
         let generated = match (&km.table, &km.id) {
             (Some(table), id) => {
-                let table = QualifiedName::new(self.ident(reference, "reference schema")?, self.ident(table, "keymap table")?);
+                let table = QualifiedName::new(
+                    self.ident(reference, "reference schema")?,
+                    self.ident(table, "keymap table")?,
+                );
                 let id = self.ident(id.as_deref().unwrap_or("id"), "keymap id")?;
                 let cols: Vec<String> = keys_raw
                     .iter()
-                    .map(|k| format!("{} AS \"{}\"", k.expr.clone().unwrap_or_else(|| format!("\"{}\"", k.name)), k.name))
+                    .map(|k| {
+                        format!(
+                            "{} AS \"{}\"",
+                            k.expr.clone().unwrap_or_else(|| format!("\"{}\"", k.name)),
+                            k.name
+                        )
+                    })
                     .collect();
-                Some(format!("SELECT {} AS id, {} FROM {}", id.quoted(), cols.join(", "), table.quoted()))
+                Some(format!(
+                    "SELECT {} AS id, {} FROM {}",
+                    id.quoted(),
+                    cols.join(", "),
+                    table.quoted()
+                ))
             }
             (None, _) => None,
         };
-        let source_query = km.source_query.as_ref().map(|q| self.interp(q)).or_else(|| generated.clone());
-        let target_query = km.target_query.as_ref().map(|q| self.interp(q)).or(generated);
+        let source_query = km
+            .source_query
+            .as_ref()
+            .map(|q| self.interp(q))
+            .or_else(|| generated.clone());
+        let target_query = km
+            .target_query
+            .as_ref()
+            .map(|q| self.interp(q))
+            .or(generated);
         match (source_query, target_query) {
             (Some(source_query), Some(target_query)) if keys.len() == keys_raw.len() => {
-                Some(Keymap { name: name_id, source_query, target_query, keys })
+                Some(Keymap {
+                    name: name_id,
+                    source_query,
+                    target_query,
+                    keys,
+                })
             }
             (Some(_), Some(_)) => None,
             _ => {
-                self.problem_at(&format!("keymaps.{name}"), format!("keymap `{name}` needs `table` or both `source_query` and `target_query`"));
+                self.problem_at(
+                    &format!("keymaps.{name}"),
+                    format!(
+                        "keymap `{name}` needs `table` or both `source_query` and `target_query`"
+                    ),
+                );
                 None
             }
         }
@@ -192,13 +299,20 @@ impl Resolver<'_> {
     fn tables(&mut self) -> Vec<TableSpec> {
         let raw: Vec<RawTable> = self.files.raw.tables.clone();
         if raw.is_empty() {
-            self.problems.push(Problem::new(&self.top, None, "no `[[tables]]`: nothing to move"));
+            self.problems.push(Problem::new(
+                &self.top,
+                None,
+                "no `[[tables]]`: nothing to move",
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
         let mut out = Vec::new();
         for t in &raw {
             if !seen.insert(t.name.clone()) {
-                self.problem_at(&format!("\"{}\"", t.name), format!("table `{}` is declared twice", t.name));
+                self.problem_at(
+                    &format!("\"{}\"", t.name),
+                    format!("table `{}` is declared twice", t.name),
+                );
                 continue;
             }
             if let Some(spec) = self.table(t) {
@@ -213,12 +327,20 @@ impl Resolver<'_> {
         let key = self.ident(t.key.as_deref().unwrap_or("id"), "table key");
         let (source_query, source_label) = match (&t.source, &t.query) {
             (Some(src), None) => {
-                let q = QualifiedName::parse(src).map_err(|e| self.problem_at(src, format!("table `{}` source: {e}", t.name))).ok()?;
+                let q = QualifiedName::parse(src)
+                    .map_err(|e| self.problem_at(src, format!("table `{}` source: {e}", t.name)))
+                    .ok()?;
                 (format!("SELECT * FROM {}", q.quoted()), q.to_string())
             }
             (None, Some(query)) => (self.interp(query), format!("query for {}", t.name)),
             _ => {
-                self.problem_at(&format!("\"{}\"", t.name), format!("table `{}` needs exactly one of `source` or `query`", t.name));
+                self.problem_at(
+                    &format!("\"{}\"", t.name),
+                    format!(
+                        "table `{}` needs exactly one of `source` or `query`",
+                        t.name
+                    ),
+                );
                 return None;
             }
         };
@@ -226,19 +348,40 @@ impl Resolver<'_> {
         let transform_sql = match std::fs::read_to_string(&transform_path) {
             Ok(sql) => sql,
             Err(e) => {
-                let file_name = transform_path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-                self.problem_at(&file_name, format!("table `{}`: cannot read transform {}: {e}", t.name, transform_path.display()));
+                let file_name = transform_path
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                self.problem_at(
+                    &file_name,
+                    format!(
+                        "table `{}`: cannot read transform {}: {e}",
+                        t.name,
+                        transform_path.display()
+                    ),
+                );
                 return None;
             }
         };
-        Some(TableSpec { name: name?, source_query, source_label, key: key?, transform_path, transform_sql })
+        Some(TableSpec {
+            name: name?,
+            source_query,
+            source_label,
+            key: key?,
+            transform_path,
+            transform_sql,
+        })
     }
 }
 
 /// `pipelines/qa.toml` → `envs/` beside `pipelines/`.
 fn default_env_dir(pipeline: &Path) -> PathBuf {
     let dir = pipeline.parent().unwrap_or(Path::new("."));
-    let base = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let base = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     base.join("..").join("envs")
 }
 
@@ -248,7 +391,10 @@ fn unknown_env_message(env: &str, expected: &Path) -> String {
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .filter_map(|e| e.file_name().to_str().map(str::to_string))
-                .filter_map(|n| n.strip_prefix(".env.").map(|r| r.trim_end_matches(".example").to_string()))
+                .filter_map(|n| {
+                    n.strip_prefix(".env.")
+                        .map(|r| r.trim_end_matches(".example").to_string())
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -256,9 +402,17 @@ fn unknown_env_message(env: &str, expected: &Path) -> String {
     known.dedup();
     let example = expected.with_file_name(format!(".env.{env}.example"));
     let hint = if example.is_file() {
-        format!("; copy {} to {} and fill it in", example.display(), expected.display())
+        format!(
+            "; copy {} to {} and fill it in",
+            example.display(),
+            expected.display()
+        )
     } else {
         String::new()
     };
-    format!("unknown env `{env}`: {} does not exist (known: {}){hint}", expected.display(), known.join(", "))
+    format!(
+        "unknown env `{env}`: {} does not exist (known: {}){hint}",
+        expected.display(),
+        known.join(", ")
+    )
 }

@@ -33,7 +33,11 @@ impl DatabaseUrl {
         let kind = match parsed.scheme() {
             "postgres" | "postgresql" => DbKind::Postgres,
             "oracle" => DbKind::Oracle,
-            other => return Err(format!("unsupported URL scheme `{other}` (use postgresql:// or oracle://)")),
+            other => {
+                return Err(format!(
+                    "unsupported URL scheme `{other}` (use postgresql:// or oracle://)"
+                ))
+            }
         };
         let host = parsed.host_str().unwrap_or("localhost").to_string();
         let default_port = if kind == DbKind::Oracle { 1521 } else { 5432 };
@@ -41,9 +45,7 @@ impl DatabaseUrl {
         if database.is_empty() {
             return Err(format!("the URL for {host} names no database (…/DATABASE)"));
         }
-        let password = parsed
-            .password()
-            .map(|p| Secret::new(percent_decode(p)));
+        let password = parsed.password().map(|p| Secret::new(percent_decode(p)));
         Ok(DatabaseUrl {
             full: Secret::new(raw),
             password,
@@ -91,7 +93,11 @@ impl fmt::Display for DatabaseUrl {
             DbKind::Postgres => "postgresql",
             DbKind::Oracle => "oracle",
         };
-        write!(f, "{scheme}://{}@{}:{}/{}", self.user, self.host, self.port, self.database)
+        write!(
+            f,
+            "{scheme}://{}@{}:{}/{}",
+            self.user, self.host, self.port, self.database
+        )
     }
 }
 
@@ -113,7 +119,8 @@ mod tests {
 
     #[test]
     fn display_and_debug_hide_the_password() {
-        let u = DatabaseUrl::parse("postgresql://app:s3cr%40t@qa.example:6432/pad?sslmode=require").unwrap();
+        let u = DatabaseUrl::parse("postgresql://app:s3cr%40t@qa.example:6432/pad?sslmode=require")
+            .unwrap();
         assert_eq!(u.to_string(), "postgresql://app@qa.example:6432/pad");
         assert!(!format!("{u:?}").contains("s3cr"));
         assert_eq!(u.scrub("password s3cr@t rejected"), "password *** rejected");

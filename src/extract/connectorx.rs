@@ -34,7 +34,8 @@ impl CxReader {
     /// Runs `sql` and returns all its batches. Blocking: call from a blocking
     /// thread. Only for results bounded by design (one page, key sets, counts).
     pub fn query(&self, sql: &str, what: &str) -> Result<Vec<RecordBatch>, ExtractError> {
-        let conn = SourceConn::try_from(self.url.expose()).map_err(|e| self.error(what, &e.to_string()))?;
+        let conn = SourceConn::try_from(self.url.expose())
+            .map_err(|e| self.error(what, &e.to_string()))?;
         let queries = [CXQuery::from(sql)];
         // connectorx panics on some driver failures; a panic here is a query
         // failure for the user, not a crash.
@@ -78,7 +79,9 @@ pub fn page_sql(base: &str, key: &str, after: Option<i64>, limit: usize) -> Stri
         Some(k) => format!(" WHERE padetl_page.{key} > {k}"),
         None => String::new(),
     };
-    format!("SELECT * FROM ({base}) AS padetl_page{filter} ORDER BY padetl_page.{key} LIMIT {limit}")
+    format!(
+        "SELECT * FROM ({base}) AS padetl_page{filter} ORDER BY padetl_page.{key} LIMIT {limit}"
+    )
 }
 
 /// SQL counting rows and rows with a key, so that a NULL or duplicate key

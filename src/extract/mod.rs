@@ -24,9 +24,18 @@ pub const CHANNEL_DEPTH: usize = 2;
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
     #[error("{side} {database}: reading {what} failed: {message}")]
-    Query { side: &'static str, database: String, what: String, message: String },
+    Query {
+        side: &'static str,
+        database: String,
+        what: String,
+        message: String,
+    },
     #[error("source {what}: key column `{key}` {problem}")]
-    Key { what: String, key: String, problem: String },
+    Key {
+        what: String,
+        key: String,
+        problem: String,
+    },
     #[error("source {what}: {message}")]
     Data { what: String, message: String },
 }
@@ -46,15 +55,28 @@ pub fn count_rows(reader: &CxReader, spec: &TableSpec) -> Result<SourceCount, Ex
             .first()
             .and_then(|b| int_at(b, col, 0))
             .map(|v| v as u64)
-            .ok_or_else(|| ExtractError::Data { what: spec.source_label.clone(), message: "count query returned nothing".into() })
+            .ok_or_else(|| ExtractError::Data {
+                what: spec.source_label.clone(),
+                message: "count query returned nothing".into(),
+            })
     };
     let (rows, keyed, distinct) = (value(0)?, value(1)?, value(2)?);
-    let key_error = |problem: String| ExtractError::Key { what: spec.source_label.clone(), key: spec.key.to_string(), problem };
+    let key_error = |problem: String| ExtractError::Key {
+        what: spec.source_label.clone(),
+        key: spec.key.to_string(),
+        problem,
+    };
     if keyed != rows {
-        return Err(key_error(format!("is NULL in {} of {rows} rows; every row needs a key", rows - keyed)));
+        return Err(key_error(format!(
+            "is NULL in {} of {rows} rows; every row needs a key",
+            rows - keyed
+        )));
     }
     if distinct != rows {
-        return Err(key_error(format!("has {} duplicate values; the key must be unique", rows - distinct)));
+        return Err(key_error(format!(
+            "has {} duplicate values; the key must be unique",
+            rows - distinct
+        )));
     }
     Ok(SourceCount { rows })
 }
@@ -99,12 +121,24 @@ fn read_page(
 ) -> Result<Option<(RecordBatch, i64)>, ExtractError> {
     let sql = page_sql(&spec.source_query, &spec.key.quoted(), after, limit);
     let batches = reader.query(&sql, &spec.source_label)?;
-    let data_error = |message: String| ExtractError::Data { what: spec.source_label.clone(), message };
+    let data_error = |message: String| ExtractError::Data {
+        what: spec.source_label.clone(),
+        message,
+    };
     let non_empty: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
-    let Some(first) = non_empty.first() else { return Ok(None) };
-    let batch = datafusion::arrow::compute::concat_batches(&first.schema(), &non_empty).map_err(|e| data_error(e.to_string()))?;
-    let key_index = batch.schema().index_of(spec.key.as_str()).map_err(|_| data_error(format!("the query returns no column `{}` (the table's key)", spec.key)))?;
-    let last_key = int_at(&batch, key_index, batch.num_rows() - 1).ok_or_else(|| data_error(format!("key `{}` is not an integer column", spec.key)))?;
+    let Some(first) = non_empty.first() else {
+        return Ok(None);
+    };
+    let batch = datafusion::arrow::compute::concat_batches(&first.schema(), &non_empty)
+        .map_err(|e| data_error(e.to_string()))?;
+    let key_index = batch.schema().index_of(spec.key.as_str()).map_err(|_| {
+        data_error(format!(
+            "the query returns no column `{}` (the table's key)",
+            spec.key
+        ))
+    })?;
+    let last_key = int_at(&batch, key_index, batch.num_rows() - 1)
+        .ok_or_else(|| data_error(format!("key `{}` is not an integer column", spec.key)))?;
     let batch = timezone::localize_batch(&batch, tz).map_err(data_error)?;
     Ok(Some((batch, last_key)))
 }

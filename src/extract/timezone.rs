@@ -19,15 +19,24 @@ use datafusion::arrow::record_batch::RecordBatch;
 /// `Timestamp(Microsecond, "UTC")`, reading the values as local time in `tz`.
 pub fn localize_batch(batch: &RecordBatch, tz: Tz) -> Result<RecordBatch, String> {
     let schema = batch.schema();
-    if !schema.fields().iter().any(|f| is_naive_timestamp(f.data_type())) {
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| is_naive_timestamp(f.data_type()))
+    {
         return Ok(batch.clone());
     }
     let mut fields = Vec::with_capacity(schema.fields().len());
     let mut columns = Vec::with_capacity(schema.fields().len());
     for (field, column) in schema.fields().iter().zip(batch.columns()) {
         if is_naive_timestamp(field.data_type()) {
-            let localized = localize_array(column, tz).map_err(|e| format!("column {}: {e}", field.name()))?;
-            fields.push(Field::new(field.name(), localized.data_type().clone(), field.is_nullable()));
+            let localized =
+                localize_array(column, tz).map_err(|e| format!("column {}: {e}", field.name()))?;
+            fields.push(Field::new(
+                field.name(),
+                localized.data_type().clone(),
+                field.is_nullable(),
+            ));
             columns.push(localized);
         } else {
             fields.push(field.as_ref().clone());
@@ -42,7 +51,8 @@ fn is_naive_timestamp(t: &DataType) -> bool {
 }
 
 fn localize_array(column: &ArrayRef, tz: Tz) -> Result<ArrayRef, String> {
-    let micros = cast(column, &DataType::Timestamp(TimeUnit::Microsecond, None)).map_err(|e| e.to_string())?;
+    let micros = cast(column, &DataType::Timestamp(TimeUnit::Microsecond, None))
+        .map_err(|e| e.to_string())?;
     let micros = micros
         .as_any()
         .downcast_ref::<TimestampMicrosecondArray>()
@@ -54,7 +64,9 @@ fn localize_array(column: &ArrayRef, tz: Tz) -> Result<ArrayRef, String> {
             None => None,
         });
     }
-    Ok(Arc::new(TimestampMicrosecondArray::from(out).with_timezone("UTC")))
+    Ok(Arc::new(
+        TimestampMicrosecondArray::from(out).with_timezone("UTC"),
+    ))
 }
 
 /// Microseconds of a local wall-clock time in `tz` → microseconds since the UTC epoch.
@@ -86,19 +98,36 @@ mod tests {
     use chrono::NaiveDate;
 
     fn micros(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(h, min, 0).unwrap().and_utc().timestamp_micros()
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, min, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_micros()
     }
 
     #[test]
     fn london_matches_postgres_at_time_zone() {
         let tz: Tz = "Europe/London".parse().unwrap();
         // summer: BST, one hour ahead of UTC
-        assert_eq!(local_micros_to_utc(micros(2023, 7, 1, 12, 0), tz).unwrap(), micros(2023, 7, 1, 11, 0));
+        assert_eq!(
+            local_micros_to_utc(micros(2023, 7, 1, 12, 0), tz).unwrap(),
+            micros(2023, 7, 1, 11, 0)
+        );
         // winter: GMT
-        assert_eq!(local_micros_to_utc(micros(2023, 1, 1, 12, 0), tz).unwrap(), micros(2023, 1, 1, 12, 0));
+        assert_eq!(
+            local_micros_to_utc(micros(2023, 1, 1, 12, 0), tz).unwrap(),
+            micros(2023, 1, 1, 12, 0)
+        );
         // 01:30 happens twice on 2023-10-29: Postgres reads it as GMT
-        assert_eq!(local_micros_to_utc(micros(2023, 10, 29, 1, 30), tz).unwrap(), micros(2023, 10, 29, 1, 30));
+        assert_eq!(
+            local_micros_to_utc(micros(2023, 10, 29, 1, 30), tz).unwrap(),
+            micros(2023, 10, 29, 1, 30)
+        );
         // 01:30 never happens on 2023-03-26: Postgres reads it as GMT
-        assert_eq!(local_micros_to_utc(micros(2023, 3, 26, 1, 30), tz).unwrap(), micros(2023, 3, 26, 1, 30));
+        assert_eq!(
+            local_micros_to_utc(micros(2023, 3, 26, 1, 30), tz).unwrap(),
+            micros(2023, 3, 26, 1, 30)
+        );
     }
 }

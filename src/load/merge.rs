@@ -6,26 +6,45 @@ use crate::schema::CatalogColumn;
 
 /// `CREATE TEMP TABLE` shaped like the target, dropped at commit or rollback.
 pub fn create_stage_sql(stage: &str, table: &QualifiedName) -> String {
-    format!("CREATE TEMP TABLE \"{stage}\" (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP", table.quoted())
+    format!(
+        "CREATE TEMP TABLE \"{stage}\" (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP",
+        table.quoted()
+    )
 }
 
 /// `COPY stage (cols) FROM STDIN (FORMAT binary)`.
 pub fn copy_sql(stage: &str, columns: &[CatalogColumn]) -> String {
-    format!("COPY pg_temp.\"{stage}\" ({}) FROM STDIN (FORMAT binary)", column_list(columns, ""))
+    format!(
+        "COPY pg_temp.\"{stage}\" ({}) FROM STDIN (FORMAT binary)",
+        column_list(columns, "")
+    )
 }
 
 /// Upsert by `key` that touches only rows whose values differ, returning
 /// `(inserted, updated)` so a second identical run reports zero changes.
-pub fn merge_sql(stage: &str, table: &QualifiedName, key: &str, columns: &[CatalogColumn]) -> String {
+pub fn merge_sql(
+    stage: &str,
+    table: &QualifiedName,
+    key: &str,
+    columns: &[CatalogColumn],
+) -> String {
     let cols = column_list(columns, "");
     let non_key: Vec<&CatalogColumn> = columns.iter().filter(|c| c.name != key).collect();
     let on_conflict = if non_key.is_empty() {
         "DO NOTHING".to_string()
     } else {
-        let set: Vec<String> = non_key.iter().map(|c| format!("\"{0}\" = EXCLUDED.\"{0}\"", c.name)).collect();
+        let set: Vec<String> = non_key
+            .iter()
+            .map(|c| format!("\"{0}\" = EXCLUDED.\"{0}\"", c.name))
+            .collect();
         let old: Vec<String> = non_key.iter().map(|c| comparable("t", c)).collect();
         let new: Vec<String> = non_key.iter().map(|c| comparable("EXCLUDED", c)).collect();
-        format!("DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})", set.join(", "), old.join(", "), new.join(", "))
+        format!(
+            "DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
+            set.join(", "),
+            old.join(", "),
+            new.join(", ")
+        )
     };
     format!(
         "WITH merged AS (INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM pg_temp.\"{stage}\" \
@@ -44,7 +63,11 @@ fn comparable(alias: &str, c: &CatalogColumn) -> String {
 }
 
 fn column_list(columns: &[CatalogColumn], prefix: &str) -> String {
-    columns.iter().map(|c| format!("{prefix}\"{}\"", c.name)).collect::<Vec<_>>().join(", ")
+    columns
+        .iter()
+        .map(|c| format!("{prefix}\"{}\"", c.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Moves `table`'s identity/serial sequence past the largest `key`, never back.
@@ -66,13 +89,27 @@ mod tests {
     use crate::config::QualifiedName;
 
     fn col(name: &str, typname: &str) -> CatalogColumn {
-        CatalogColumn { name: name.into(), typname: typname.into(), typmod: -1, not_null: false }
+        CatalogColumn {
+            name: name.into(),
+            typname: typname.into(),
+            typmod: -1,
+            not_null: false,
+        }
     }
 
     #[test]
     fn merge_updates_only_changed_rows() {
         let t = QualifiedName::parse("padealing.pad_request").unwrap();
-        let sql = merge_sql("stage", &t, "id", &[col("id", "int8"), col("status", "text"), col("details", "json")]);
+        let sql = merge_sql(
+            "stage",
+            &t,
+            "id",
+            &[
+                col("id", "int8"),
+                col("status", "text"),
+                col("details", "json"),
+            ],
+        );
         assert!(sql.contains("ON CONFLICT (\"id\") DO UPDATE SET \"status\" = EXCLUDED.\"status\""));
         assert!(sql.contains("IS DISTINCT FROM (EXCLUDED.\"status\", EXCLUDED.\"details\"::text)"));
         assert!(!sql.contains("SET \"id\""));

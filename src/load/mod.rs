@@ -3,6 +3,7 @@
 
 mod encode;
 mod merge;
+mod numeric;
 mod pgtype;
 mod table;
 
@@ -24,16 +25,28 @@ pub enum LoadError {
     #[error(transparent)]
     Schema(#[from] SchemaError),
     #[error("table {table}: column `{column}` is NULL in the row with key {key}, but the target column is NOT NULL")]
-    NullValue { table: String, column: String, key: String },
+    NullValue {
+        table: String,
+        column: String,
+        key: String,
+    },
     #[error("table {table}: {message}")]
     Shape { table: String, message: String },
     #[error("table {table}: {what}: {message}")]
-    Db { table: String, what: String, message: String },
+    Db {
+        table: String,
+        what: String,
+        message: String,
+    },
 }
 
 impl LoadError {
     pub fn db(table: &QualifiedName, what: &str, e: &tokio_postgres::Error) -> Self {
-        LoadError::Db { table: table.to_string(), what: what.to_string(), message: crate::target::describe(e) }
+        LoadError::Db {
+            table: table.to_string(),
+            what: what.to_string(),
+            message: crate::target::describe(e),
+        }
     }
 }
 

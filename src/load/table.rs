@@ -48,16 +48,31 @@ struct OpenCopy {
 
 impl<'t> TableLoad<'t> {
     /// Reads the target's columns and creates the staging table.
-    pub async fn begin(tx: &'t Transaction<'t>, table: QualifiedName, key: &str) -> Result<TableLoad<'t>, LoadError> {
+    pub async fn begin(
+        tx: &'t Transaction<'t>,
+        table: QualifiedName,
+        key: &str,
+    ) -> Result<TableLoad<'t>, LoadError> {
         let catalog = table_columns(tx, &table).await?;
         if !catalog.iter().any(|c| c.name == key) {
-            return Err(LoadError::Shape { table: table.to_string(), message: format!("has no key column `{key}`") });
+            return Err(LoadError::Shape {
+                table: table.to_string(),
+                message: format!("has no key column `{key}`"),
+            });
         }
         let stage = format!("padetl_stage_{}", table.table);
         tx.batch_execute(create_stage_sql(&stage, &table).as_str())
             .await
             .map_err(|e| LoadError::db(&table, "creating the staging table", &e))?;
-        Ok(TableLoad { tx, table, key: key.to_string(), stage, catalog, copy: None, staged: 0 })
+        Ok(TableLoad {
+            tx,
+            table,
+            key: key.to_string(),
+            stage,
+            catalog,
+            copy: None,
+            staged: 0,
+        })
     }
 
     /// Encodes `batch` into the COPY stream (opened on the first batch).
@@ -68,13 +83,20 @@ impl<'t> TableLoad<'t> {
         if self.copy.is_none() {
             self.copy = Some(self.open_copy(batch).await?);
         }
-        let Some(copy) = self.copy.as_mut() else { return Ok(()) };
+        let Some(copy) = self.copy.as_mut() else {
+            return Ok(());
+        };
         check_not_null(&self.table, &copy.columns, batch, &self.key)?;
-        copy.encoder.encode_batch(batch, Some(&self.key), &mut copy.buf)?;
+        copy.encoder
+            .encode_batch(batch, Some(&self.key), &mut copy.buf)?;
         self.staged += batch.num_rows() as u64;
         if copy.buf.len() >= SEND_THRESHOLD {
             let chunk = copy.buf.split().freeze();
-            copy.sink.as_mut().send(chunk).await.map_err(|e| LoadError::db(&self.table, "sending COPY data", &e))?;
+            copy.sink
+                .as_mut()
+                .send(chunk)
+                .await
+                .map_err(|e| LoadError::db(&self.table, "sending COPY data", &e))?;
         }
         Ok(())
     }
@@ -85,19 +107,34 @@ impl<'t> TableLoad<'t> {
             if !self.catalog.iter().any(|c| &c.name == field.name()) {
                 return Err(LoadError::Shape {
                     table: self.table.to_string(),
-                    message: format!("the transform returns column `{}`, which the table does not have", field.name()),
+                    message: format!(
+                        "the transform returns column `{}`, which the table does not have",
+                        field.name()
+                    ),
                 });
             }
         }
-        let columns: Vec<CatalogColumn> = self.catalog.iter().filter(|c| schema.index_of(&c.name).is_ok()).cloned().collect();
+        let columns: Vec<CatalogColumn> = self
+            .catalog
+            .iter()
+            .filter(|c| schema.index_of(&c.name).is_ok())
+            .cloned()
+            .collect();
         let targets = columns
             .iter()
             .map(|c| {
-                let pg_type = PgType::from_catalog(&c.typname, c.typmod).ok_or_else(|| LoadError::Shape {
-                    table: self.table.to_string(),
-                    message: format!("column `{}` has type {}, which padetl cannot load", c.name, c.typname),
-                })?;
-                Ok(TargetColumn { name: c.name.clone(), pg_type })
+                let pg_type =
+                    PgType::from_catalog(&c.typname, c.typmod).ok_or_else(|| LoadError::Shape {
+                        table: self.table.to_string(),
+                        message: format!(
+                            "column `{}` has type {}, which padetl cannot load",
+                            c.name, c.typname
+                        ),
+                    })?;
+                Ok(TargetColumn {
+                    name: c.name.clone(),
+                    pg_type,
+                })
             })
             .collect::<Result<Vec<_>, LoadError>>()?;
         let encoder = CopyEncoder::new(&self.table.to_string(), targets, &schema)?;
@@ -108,7 +145,12 @@ impl<'t> TableLoad<'t> {
             .map_err(|e| LoadError::db(&self.table, "starting COPY", &e))?;
         let mut buf = BytesMut::with_capacity(SEND_THRESHOLD * 2);
         CopyEncoder::write_header(&mut buf);
-        Ok(OpenCopy { sink: Box::pin(sink), encoder, columns, buf })
+        Ok(OpenCopy {
+            sink: Box::pin(sink),
+            encoder,
+            columns,
+            buf,
+        })
     }
 
     /// Ends the COPY, merges staging into the table and moves its sequence.
@@ -118,25 +160,49 @@ impl<'t> TableLoad<'t> {
         };
         CopyEncoder::write_trailer(&mut copy.buf);
         let chunk = copy.buf.split().freeze();
-        copy.sink.as_mut().send(chunk).await.map_err(|e| LoadError::db(&self.table, "sending COPY data", &e))?;
-        copy.sink.as_mut().finish().await.map_err(|e| LoadError::db(&self.table, "finishing COPY", &e))?;
+        copy.sink
+            .as_mut()
+            .send(chunk)
+            .await
+            .map_err(|e| LoadError::db(&self.table, "sending COPY data", &e))?;
+        copy.sink
+            .as_mut()
+            .finish()
+            .await
+            .map_err(|e| LoadError::db(&self.table, "finishing COPY", &e))?;
         let merge = merge_sql(&self.stage, &self.table, &self.key, &copy.columns);
-        let row = self.tx.query_one(merge.as_str(), &[]).await.map_err(|e| LoadError::db(&self.table, "merging into the table", &e))?;
+        let row = self
+            .tx
+            .query_one(merge.as_str(), &[])
+            .await
+            .map_err(|e| LoadError::db(&self.table, "merging into the table", &e))?;
         let (inserted, updated): (i64, i64) = (row.get(0), row.get(1));
         self.tx
             .execute(bump_sequence_sql(&self.table, &self.key).as_str(), &[])
             .await
             .map_err(|e| LoadError::db(&self.table, "moving the id sequence", &e))?;
         let (inserted, updated) = (inserted as u64, updated as u64);
-        Ok(MergeCounts { staged: self.staged, inserted, updated, unchanged: self.staged - inserted - updated })
+        Ok(MergeCounts {
+            staged: self.staged,
+            inserted,
+            updated,
+            unchanged: self.staged - inserted - updated,
+        })
     }
 }
 
 /// A NULL bound for a NOT NULL column, named by row key instead of by the
 /// server's "Failing row contains (…)", which would print the whole row.
-fn check_not_null(table: &QualifiedName, columns: &[CatalogColumn], batch: &RecordBatch, key: &str) -> Result<(), LoadError> {
+fn check_not_null(
+    table: &QualifiedName,
+    columns: &[CatalogColumn],
+    batch: &RecordBatch,
+    key: &str,
+) -> Result<(), LoadError> {
     for c in columns.iter().filter(|c| c.not_null) {
-        let Some(array) = batch.column_by_name(&c.name) else { continue };
+        let Some(array) = batch.column_by_name(&c.name) else {
+            continue;
+        };
         if array.null_count() == 0 {
             continue;
         }

@@ -18,7 +18,8 @@ pub struct Progress {
 impl Progress {
     /// Bars when stderr is a terminal; `quiet` silences the plain lines too.
     pub fn new(quiet: bool) -> Self {
-        let bars = (std::io::stderr().is_terminal() && !quiet).then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        let bars = (std::io::stderr().is_terminal() && !quiet)
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         Progress { bars, quiet }
     }
 
@@ -34,14 +35,23 @@ impl Progress {
     pub fn table(&self, name: &str, total: u64) -> TableProgress {
         let bar = self.bars.as_ref().map(|m| {
             let bar = m.add(ProgressBar::new(total));
-            let style = ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} rows {per_sec} {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> ");
+            let style = ProgressStyle::with_template(
+                "{prefix:>14} [{bar:30}] {pos}/{len} rows {per_sec} {elapsed}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
             bar.set_style(style);
             bar.set_prefix(name.to_string());
             bar
         });
-        TableProgress { bar, name: name.to_string(), total, done: 0, last_line: Instant::now(), quiet: self.quiet }
+        TableProgress {
+            bar,
+            name: name.to_string(),
+            total,
+            done: 0,
+            last_line: Instant::now(),
+            quiet: self.quiet,
+        }
     }
 }
 

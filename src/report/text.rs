@@ -8,11 +8,19 @@ use crate::schema::SchemaPlan;
 /// Renders `report` for a person: schema outcome, keymaps, a row per table.
 pub fn render_text(report: &RunReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "pipeline {} (env {}): {} → {}", report.pipeline, report.env, report.source, report.target);
+    let _ = writeln!(
+        out,
+        "pipeline {} (env {}): {} → {}",
+        report.pipeline, report.env, report.source, report.target
+    );
     let _ = writeln!(out, "schema: {}", describe_plan(&report.schema));
     for km in &report.keymaps {
         let get = |k: &str| km.status.get(k).copied().unwrap_or(0);
-        let by: Vec<String> = km.matched_by.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let by: Vec<String> = km
+            .matched_by
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
         let _ = writeln!(
             out,
             "keymap {}: {} source rows → {} matched ({}), {} orphan, {} ambiguous",
@@ -24,7 +32,13 @@ pub fn render_text(report: &RunReport) -> String {
             get(crate::transform::AMBIGUOUS)
         );
     }
-    let width = report.tables.iter().map(|t| t.table.len()).max().unwrap_or(5).max(5);
+    let width = report
+        .tables
+        .iter()
+        .map(|t| t.table.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     let _ = writeln!(
         out,
         "\n{:<width$} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}",
@@ -41,7 +55,11 @@ pub fn render_text(report: &RunReport) -> String {
         }
     }
     let written = report.written();
-    let verdict = if written == 0 { "nothing to change".to_string() } else { format!("{written} rows written") };
+    let verdict = if written == 0 {
+        "nothing to change".to_string()
+    } else {
+        format!("{written} rows written")
+    };
     let _ = writeln!(out, "\nok: {verdict} in {:.2}s", report.seconds);
     out
 }
@@ -50,10 +68,15 @@ fn describe_plan(plan: &SchemaPlan) -> String {
     match plan {
         SchemaPlan::UpToDate { version } => format!("up to date (migration {version})"),
         SchemaPlan::Create { versions } => format!("created (migrations {})", join(versions)),
-        SchemaPlan::Upgrade { from, versions } => format!("upgraded from {from} (migrations {})", join(versions)),
+        SchemaPlan::Upgrade { from, versions } => {
+            format!("upgraded from {from} (migrations {})", join(versions))
+        }
     }
 }
 
 fn join(v: &[i64]) -> String {
-    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -14,7 +14,10 @@ use crate::config::{Ident, Pipeline};
 pub const HISTORY_TABLE: &str = "padetl_schema_history";
 
 /// Which pipeline tables exist, and the history if there is one.
-pub async fn read_state<C: GenericClient>(client: &C, pipeline: &Pipeline) -> Result<TargetState, SchemaError> {
+pub async fn read_state<C: GenericClient>(
+    client: &C,
+    pipeline: &Pipeline,
+) -> Result<TargetState, SchemaError> {
     let schema = pipeline.target.app_schema.as_str();
     let rows = client
         .query(
@@ -31,13 +34,23 @@ pub async fn read_state<C: GenericClient>(client: &C, pipeline: &Pipeline) -> Re
         .map(|t| t.name.to_string())
         .partition(|t| present.contains(t));
     let history = if present.iter().any(|t| t == HISTORY_TABLE) {
-        let sql = format!("SELECT version, checksum FROM {}.\"{HISTORY_TABLE}\" WHERE success ORDER BY version", pipeline.target.app_schema.quoted());
-        let rows = client.query(sql.as_str(), &[]).await.map_err(|e| SchemaError::db("reading the schema history", &e))?;
+        let sql = format!(
+            "SELECT version, checksum FROM {}.\"{HISTORY_TABLE}\" WHERE success ORDER BY version",
+            pipeline.target.app_schema.quoted()
+        );
+        let rows = client
+            .query(sql.as_str(), &[])
+            .await
+            .map_err(|e| SchemaError::db("reading the schema history", &e))?;
         Some(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     } else {
         None
     };
-    Ok(TargetState { existing_tables, missing_tables, history })
+    Ok(TargetState {
+        existing_tables,
+        missing_tables,
+        history,
+    })
 }
 
 /// Applies `plan` on `tx` (the caller's transaction): all of it, or nothing.
@@ -57,22 +70,34 @@ pub async fn apply_plan<C: GenericClient>(
            version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, \
            applied_at timestamptz NOT NULL DEFAULT now(), execution_ms bigint NOT NULL, success boolean NOT NULL)"
     );
-    tx.batch_execute(setup.as_str()).await.map_err(|e| SchemaError::db("creating the app schema", &e))?;
+    tx.batch_execute(setup.as_str())
+        .await
+        .map_err(|e| SchemaError::db("creating the app schema", &e))?;
     for version in plan.versions() {
-        let Some(m) = migrations.iter().find(|m| m.version == *version) else { continue };
+        let Some(m) = migrations.iter().find(|m| m.version == *version) else {
+            continue;
+        };
         apply_one(tx, &schema, m).await?;
     }
     Ok(())
 }
 
-async fn apply_one<C: GenericClient>(tx: &C, schema: &str, m: &Migration) -> Result<(), SchemaError> {
+async fn apply_one<C: GenericClient>(
+    tx: &C,
+    schema: &str,
+    m: &Migration,
+) -> Result<(), SchemaError> {
     let started = Instant::now();
     let scoped = format!("SET LOCAL search_path TO {schema}; {}", m.sql);
-    tx.batch_execute(scoped.as_str()).await.map_err(|e| SchemaError::Apply {
-        file: m.path.display().to_string(),
-        message: crate::target::describe(&e),
-    })?;
-    tx.batch_execute("SET LOCAL search_path TO DEFAULT").await.map_err(|e| SchemaError::db("resetting search_path", &e))?;
+    tx.batch_execute(scoped.as_str())
+        .await
+        .map_err(|e| SchemaError::Apply {
+            file: m.path.display().to_string(),
+            message: crate::target::describe(&e),
+        })?;
+    tx.batch_execute("SET LOCAL search_path TO DEFAULT")
+        .await
+        .map_err(|e| SchemaError::db("resetting search_path", &e))?;
     let ms = started.elapsed().as_millis() as i64;
     let record = format!("INSERT INTO {schema}.\"{HISTORY_TABLE}\" (version, name, checksum, execution_ms, success) VALUES ($1, $2, $3, $4, true)");
     tx.execute(record.as_str(), &[&m.version, &m.name, &m.checksum, &ms])

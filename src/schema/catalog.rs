@@ -18,7 +18,10 @@ pub struct CatalogColumn {
 }
 
 /// Columns of `table` in their physical order.
-pub async fn table_columns<C: GenericClient>(client: &C, table: &QualifiedName) -> Result<Vec<CatalogColumn>, SchemaError> {
+pub async fn table_columns<C: GenericClient>(
+    client: &C,
+    table: &QualifiedName,
+) -> Result<Vec<CatalogColumn>, SchemaError> {
     let rows = client
         .query(
             "SELECT a.attname::text, t.typname::text, a.atttypmod, a.attnotnull \
@@ -30,10 +33,17 @@ pub async fn table_columns<C: GenericClient>(client: &C, table: &QualifiedName) 
         .await
         .map_err(|e| SchemaError::db(&format!("reading the columns of {table}"), &e))?;
     if rows.is_empty() {
-        return Err(SchemaError::MissingTable { table: table.to_string() });
+        return Err(SchemaError::MissingTable {
+            table: table.to_string(),
+        });
     }
     Ok(rows
         .iter()
-        .map(|r| CatalogColumn { name: r.get(0), typname: r.get(1), typmod: r.get(2), not_null: r.get(3) })
+        .map(|r| CatalogColumn {
+            name: r.get(0),
+            typname: r.get(1),
+            typmod: r.get(2),
+            not_null: r.get(3),
+        })
         .collect())
 }

@@ -21,7 +21,10 @@ pub struct Migration {
 /// Reads every `*.sql` in `dir`, ordered by version; refuses gaps in naming,
 /// duplicate versions, and any file that mentions the reference schema.
 pub fn load_migrations(dir: &Path, reference_schema: &str) -> Result<Vec<Migration>, SchemaError> {
-    let read_err = |e: std::io::Error| SchemaError::Migration { file: dir.display().to_string(), message: e.to_string() };
+    let read_err = |e: std::io::Error| SchemaError::Migration {
+        file: dir.display().to_string(),
+        message: e.to_string(),
+    };
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(read_err)? {
         let path = entry.map_err(read_err)?.path();
@@ -35,22 +38,39 @@ pub fn load_migrations(dir: &Path, reference_schema: &str) -> Result<Vec<Migrati
         if pair[0].version == pair[1].version {
             return Err(SchemaError::Migration {
                 file: pair[1].path.display().to_string(),
-                message: format!("version {} is used twice (also by {})", pair[1].version, pair[0].path.display()),
+                message: format!(
+                    "version {} is used twice (also by {})",
+                    pair[1].version,
+                    pair[0].path.display()
+                ),
             });
         }
     }
     if out.is_empty() {
-        return Err(SchemaError::Migration { file: dir.display().to_string(), message: "no migration files (NNNN_name.sql)".into() });
+        return Err(SchemaError::Migration {
+            file: dir.display().to_string(),
+            message: "no migration files (NNNN_name.sql)".into(),
+        });
     }
     Ok(out)
 }
 
 fn read_migration(path: &Path, reference_schema: &str) -> Result<Migration, SchemaError> {
     let file = path.display().to_string();
-    let err = |message: String| SchemaError::Migration { file: file.clone(), message };
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-    let (num, name) = stem.split_once('_').ok_or_else(|| err("name must be NNNN_description.sql".into()))?;
-    let version = num.parse::<i64>().map_err(|_| err(format!("`{num}` is not a version number")))?;
+    let err = |message: String| SchemaError::Migration {
+        file: file.clone(),
+        message,
+    };
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
+    let (num, name) = stem
+        .split_once('_')
+        .ok_or_else(|| err("name must be NNNN_description.sql".into()))?;
+    let version = num
+        .parse::<i64>()
+        .map_err(|_| err(format!("`{num}` is not a version number")))?;
     let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
     let sql = String::from_utf8(bytes.clone()).map_err(|_| err("not UTF-8".into()))?;
     if let Some(line) = mentions_schema(&sql, reference_schema) {
@@ -59,7 +79,13 @@ fn read_migration(path: &Path, reference_schema: &str) -> Result<Migration, Sche
         )));
     }
     let checksum = hex(&Sha256::digest(&bytes));
-    Ok(Migration { version, name: name.to_string(), path: path.to_path_buf(), sql, checksum })
+    Ok(Migration {
+        version,
+        name: name.to_string(),
+        path: path.to_path_buf(),
+        sql,
+        checksum,
+    })
 }
 
 /// Line of the first mention of `schema` as an identifier (outside `--` comments).
@@ -87,9 +113,21 @@ mod tests {
 
     #[test]
     fn finds_reference_schema_as_identifier_only() {
-        assert_eq!(mentions_schema("ALTER TABLE bo_airflow.x ADD y int;", "bo_airflow"), Some(1));
-        assert_eq!(mentions_schema("select 1;\n\"BO_AIRFLOW\".t", "bo_airflow"), Some(2));
-        assert_eq!(mentions_schema("-- bo_airflow is read only\nselect 1", "bo_airflow"), None);
-        assert_eq!(mentions_schema("create table bo_airflow_copy()", "bo_airflow"), None);
+        assert_eq!(
+            mentions_schema("ALTER TABLE bo_airflow.x ADD y int;", "bo_airflow"),
+            Some(1)
+        );
+        assert_eq!(
+            mentions_schema("select 1;\n\"BO_AIRFLOW\".t", "bo_airflow"),
+            Some(2)
+        );
+        assert_eq!(
+            mentions_schema("-- bo_airflow is read only\nselect 1", "bo_airflow"),
+            None
+        );
+        assert_eq!(
+            mentions_schema("create table bo_airflow_copy()", "bo_airflow"),
+            None
+        );
     }
 }

@@ -33,6 +33,9 @@ pub enum SchemaError {
 
 impl SchemaError {
     pub fn db(what: &str, e: &tokio_postgres::Error) -> Self {
-        SchemaError::Db { what: what.to_string(), message: crate::target::describe(e) }
+        SchemaError::Db {
+            what: what.to_string(),
+            message: crate::target::describe(e),
+        }
     }
 }

@@ -31,8 +31,12 @@ pub fn keymap_sql(km: &Keymap, source_table: &str, target_table: &str) -> String
     let mut status = String::from("CASE");
     let mut matched_by = String::from("CASE");
     for (i, k) in km.keys.iter().enumerate() {
-        target_id.push_str(&format!(" WHEN t{i}.n = 1 THEN t{i}.id WHEN t{i}.n > 1 THEN NULL"));
-        status.push_str(&format!(" WHEN t{i}.n = 1 THEN '{MATCHED}' WHEN t{i}.n > 1 THEN '{AMBIGUOUS}'"));
+        target_id.push_str(&format!(
+            " WHEN t{i}.n = 1 THEN t{i}.id WHEN t{i}.n > 1 THEN NULL"
+        ));
+        status.push_str(&format!(
+            " WHEN t{i}.n = 1 THEN '{MATCHED}' WHEN t{i}.n > 1 THEN '{AMBIGUOUS}'"
+        ));
         matched_by.push_str(&format!(" WHEN t{i}.n >= 1 THEN '{}'", k.as_str()));
     }
     target_id.push_str(" END");
@@ -44,7 +48,11 @@ pub fn keymap_sql(km: &Keymap, source_table: &str, target_table: &str) -> String
         .enumerate()
         .map(|(i, k)| format!(" LEFT JOIN t{i} ON t{i}.k = s.{}", k.quoted()))
         .collect();
-    let source_keys: Vec<String> = km.keys.iter().map(|k| format!("s.{}", k.quoted())).collect();
+    let source_keys: Vec<String> = km
+        .keys
+        .iter()
+        .map(|k| format!("s.{}", k.quoted()))
+        .collect();
     format!(
         "WITH {} SELECT CAST(s.id AS BIGINT) AS source_id, CAST({target_id} AS BIGINT) AS target_id, {status} AS status, {matched_by} AS matched_by, {} FROM {source_table} s{joins}",
         ctes.join(", "),
@@ -63,7 +71,10 @@ mod tests {
             name: Ident::parse("employee").unwrap(),
             source_query: String::new(),
             target_query: String::new(),
-            keys: vec![Ident::parse("mako_id").unwrap(), Ident::parse("email").unwrap()],
+            keys: vec![
+                Ident::parse("mako_id").unwrap(),
+                Ident::parse("email").unwrap(),
+            ],
         };
         let sql = keymap_sql(&km, "src", "tgt");
         let first = sql.find("t0.n = 1").unwrap();

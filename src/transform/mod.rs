@@ -19,7 +19,11 @@ pub use split::{split_rejected, Rejections, REJECT_COLUMN};
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
     #[error("transform {file} for table {table}: {message}")]
-    Sql { table: String, file: String, message: String },
+    Sql {
+        table: String,
+        file: String,
+        message: String,
+    },
     #[error("keymap {keymap}: {message}")]
     Keymap { keymap: String, message: String },
     #[error("table {table}: {message}")]

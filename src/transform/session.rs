@@ -39,16 +39,23 @@ impl TransformSession {
     pub fn new() -> Result<Self, TransformError> {
         // One partition: a page is already bounded and ordered; more partitions
         // would only add repartitioning work for batch-sized inputs.
-        let config = SessionConfig::new().with_target_partitions(1).with_information_schema(false);
+        let config = SessionConfig::new()
+            .with_target_partitions(1)
+            .with_information_schema(false);
         let ctx = SessionContext::new_with_config(config);
-        let catalog = ctx.catalog("datafusion").ok_or_else(|| TransformError::Keymap {
-            keymap: "-".into(),
-            message: "DataFusion has no default catalog".into(),
-        })?;
+        let catalog = ctx
+            .catalog("datafusion")
+            .ok_or_else(|| TransformError::Keymap {
+                keymap: "-".into(),
+                message: "DataFusion has no default catalog".into(),
+            })?;
         for schema in SCHEMAS {
             catalog
                 .register_schema(schema, Arc::new(MemorySchemaProvider::new()))
-                .map_err(|e| TransformError::Keymap { keymap: "-".into(), message: e.to_string() })?;
+                .map_err(|e| TransformError::Keymap {
+                    keymap: "-".into(),
+                    message: e.to_string(),
+                })?;
         }
         ctx.register_udf(JsonOrRaw::udf());
         Ok(TransformSession { ctx })
@@ -61,16 +68,24 @@ impl TransformSession {
         source_keys: Vec<RecordBatch>,
         target_keys: Vec<RecordBatch>,
     ) -> Result<KeymapSummary, TransformError> {
-        let err = |message: String| TransformError::Keymap { keymap: km.name.to_string(), message };
+        let err = |message: String| TransformError::Keymap {
+            keymap: km.name.to_string(),
+            message,
+        };
         let src = format!("keyref.{}_source", km.name);
         let tgt = format!("keyref.{}_target", km.name);
         let source_rows = rows(&source_keys);
         let target_rows = rows(&target_keys);
         self.register(&src, source_keys).map_err(&err)?;
         self.register(&tgt, target_keys).map_err(&err)?;
-        let batches = self.query(&keymap_sql(km, &src, &tgt)).await.map_err(|e| err(format!("{e} (does each key query return `id` and every key column?)")))?;
+        let batches = self.query(&keymap_sql(km, &src, &tgt)).await.map_err(|e| {
+            err(format!(
+                "{e} (does each key query return `id` and every key column?)"
+            ))
+        })?;
         let summary = summarize(&km.name.to_string(), source_rows, target_rows, &batches);
-        self.register(&format!("keymap.{}", km.name), batches).map_err(&err)?;
+        self.register(&format!("keymap.{}", km.name), batches)
+            .map_err(&err)?;
         Ok(summary)
     }
 
@@ -78,13 +93,23 @@ impl TransformSession {
     pub fn set_rejected(&self, table: &str, keys: &[i64]) -> Result<(), TransformError> {
         let schema = Arc::new(Schema::new(vec![Field::new("key", DataType::Int64, false)]));
         let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(keys.to_vec()))])
-            .map_err(|e| TransformError::Output { table: table.into(), message: e.to_string() })?;
+            .map_err(|e| TransformError::Output {
+            table: table.into(),
+            message: e.to_string(),
+        })?;
         self.register(&format!("rejected.{table}"), vec![batch])
-            .map_err(|message| TransformError::Output { table: table.into(), message })
+            .map_err(|message| TransformError::Output {
+                table: table.into(),
+                message,
+            })
     }
 
     /// Runs `spec`'s transform over one page of its source rows.
-    pub async fn transform(&self, spec: &TableSpec, page: RecordBatch) -> Result<Vec<RecordBatch>, TransformError> {
+    pub async fn transform(
+        &self,
+        spec: &TableSpec,
+        page: RecordBatch,
+    ) -> Result<Vec<RecordBatch>, TransformError> {
         let err = |message: String| TransformError::Sql {
             table: spec.name.to_string(),
             file: spec.transform_path.display().to_string(),
@@ -107,7 +132,9 @@ impl TransformSession {
         };
         let table = MemTable::try_new(schema, vec![batches]).map_err(|e| e.to_string())?;
         self.ctx.deregister_table(name).map_err(|e| e.to_string())?;
-        self.ctx.register_table(name, Arc::new(table)).map_err(|e| e.to_string())?;
+        self.ctx
+            .register_table(name, Arc::new(table))
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 }
@@ -116,19 +143,41 @@ fn rows(batches: &[RecordBatch]) -> u64 {
     batches.iter().map(|b| b.num_rows() as u64).sum()
 }
 
-fn summarize(name: &str, source_rows: u64, target_rows: u64, batches: &[RecordBatch]) -> KeymapSummary {
-    let mut summary = KeymapSummary { name: name.to_string(), source_rows, target_rows, ..Default::default() };
+fn summarize(
+    name: &str,
+    source_rows: u64,
+    target_rows: u64,
+    batches: &[RecordBatch],
+) -> KeymapSummary {
+    let mut summary = KeymapSummary {
+        name: name.to_string(),
+        source_rows,
+        target_rows,
+        ..Default::default()
+    };
     for b in batches {
-        let (Ok(status), Ok(by)) = (b.schema().index_of("status"), b.schema().index_of("matched_by")) else {
+        let (Ok(status), Ok(by)) = (
+            b.schema().index_of("status"),
+            b.schema().index_of("matched_by"),
+        ) else {
             continue;
         };
-        let (status, by) = (b.column(status).as_string::<i32>(), b.column(by).as_string::<i32>());
+        let (status, by) = (
+            b.column(status).as_string::<i32>(),
+            b.column(by).as_string::<i32>(),
+        );
         for row in 0..b.num_rows() {
             if status.is_valid(row) {
-                *summary.status.entry(status.value(row).to_string()).or_default() += 1;
+                *summary
+                    .status
+                    .entry(status.value(row).to_string())
+                    .or_default() += 1;
             }
             if by.is_valid(row) && status.value(row) == super::MATCHED {
-                *summary.matched_by.entry(by.value(row).to_string()).or_default() += 1;
+                *summary
+                    .matched_by
+                    .entry(by.value(row).to_string())
+                    .or_default() += 1;
             }
         }
     }

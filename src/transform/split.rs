@@ -29,19 +29,29 @@ impl Rejections {
 }
 
 /// Returns the rows to load (without the reject column) and records the rest.
-pub fn split_rejected(batch: &RecordBatch, key: &str, into: &mut Rejections) -> Result<RecordBatch, String> {
+pub fn split_rejected(
+    batch: &RecordBatch,
+    key: &str,
+    into: &mut Rejections,
+) -> Result<RecordBatch, String> {
     let schema = batch.schema();
     let Ok(reason_idx) = schema.index_of(REJECT_COLUMN) else {
         return Ok(batch.clone());
     };
-    let key_idx = schema.index_of(key).map_err(|_| format!("the transform's output has no key column `{key}`"))?;
+    let key_idx = schema
+        .index_of(key)
+        .map_err(|_| format!("the transform's output has no key column `{key}`"))?;
     let reasons = cast(batch.column(reason_idx), &DataType::Utf8).map_err(|e| e.to_string())?;
     let reasons = reasons.as_string::<i32>();
-    let keys = cast(batch.column(key_idx), &DataType::Int64).map_err(|e| format!("key `{key}`: {e}"))?;
+    let keys =
+        cast(batch.column(key_idx), &DataType::Int64).map_err(|e| format!("key `{key}`: {e}"))?;
     let keys = keys.as_primitive::<Int64Type>();
     for row in 0..batch.num_rows() {
         if reasons.is_valid(row) {
-            *into.by_reason.entry(reasons.value(row).to_string()).or_default() += 1;
+            *into
+                .by_reason
+                .entry(reasons.value(row).to_string())
+                .or_default() += 1;
             if keys.is_valid(row) {
                 into.keys.push(keys.value(row));
             }
@@ -70,7 +80,12 @@ mod tests {
             schema,
             vec![
                 Arc::new(Int64Array::from(vec![1, 2, 3, 4])),
-                Arc::new(StringArray::from(vec![None, Some("orphan employee"), None, Some("orphan employee")])),
+                Arc::new(StringArray::from(vec![
+                    None,
+                    Some("orphan employee"),
+                    None,
+                    Some("orphan employee"),
+                ])),
             ],
         )
         .unwrap();

@@ -7,7 +7,9 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 
 /// `json_or_raw(text)`: the text itself when it is valid JSON, otherwise
 /// `{"raw": <text>}`. Audit rows are kept for seven years and may never be
@@ -19,7 +21,9 @@ pub struct JsonOrRaw {
 
 impl JsonOrRaw {
     pub fn udf() -> ScalarUDF {
-        ScalarUDF::new_from_impl(JsonOrRaw { signature: Signature::any(1, Volatility::Immutable) })
+        ScalarUDF::new_from_impl(JsonOrRaw {
+            signature: Signature::any(1, Volatility::Immutable),
+        })
     }
 }
 
@@ -38,7 +42,9 @@ impl ScalarUDFImpl for JsonOrRaw {
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let [arg] = args.args.as_slice() else {
-            return Err(DataFusionError::Plan("json_or_raw takes one argument".into()));
+            return Err(DataFusionError::Plan(
+                "json_or_raw takes one argument".into(),
+            ));
         };
         let array = arg.to_array(args.number_rows)?;
         Ok(ColumnarValue::Array(json_or_raw(&array)?))
@@ -52,7 +58,9 @@ fn json_or_raw(array: &ArrayRef) -> Result<ArrayRef> {
     for v in text.iter() {
         match v {
             None => out.append_null(),
-            Some(s) if serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok() => out.append_value(s),
+            Some(s) if serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok() => {
+                out.append_value(s)
+            }
             Some(s) => out.append_value(serde_json::json!({ "raw": s }).to_string()),
         }
     }
@@ -66,7 +74,11 @@ mod tests {
 
     #[test]
     fn wraps_only_invalid_json() {
-        let input: ArrayRef = Arc::new(StringArray::from(vec![Some("{\"a\":1}"), Some("{\"a\": trunc"), None]));
+        let input: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("{\"a\":1}"),
+            Some("{\"a\": trunc"),
+            None,
+        ]));
         let out = json_or_raw(&input).unwrap();
         let out = out.as_string::<i32>();
         assert_eq!(out.value(0), "{\"a\":1}");

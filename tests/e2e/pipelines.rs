@@ -26,15 +26,37 @@ fn committed_pipelines_validate_and_share_their_tables() {
         assert_eq!(p["keymaps"], dev["keymaps"], "keymaps differ in {env}");
         assert_eq!(p["reference_schema"], "bo_airflow");
     }
-    let tables: Vec<&str> = dev["tables"].as_array().unwrap().iter().filter_map(|t| t.as_str()).collect();
-    assert_eq!(tables, ["pad_request", "pad_approval", "pad_execution", "pad_breach", "audit_log"]);
+    let tables: Vec<&str> = dev["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert_eq!(
+        tables,
+        [
+            "pad_request",
+            "pad_approval",
+            "pad_execution",
+            "pad_breach",
+            "audit_log"
+        ]
+    );
 }
 
 #[test]
 fn validate_never_prints_a_password() {
     padetl_bare()
-        .args(["validate", "pipelines/qa.toml", "--env-file", "envs/.env.qa.example"])
+        .args([
+            "validate",
+            "pipelines/qa.toml",
+            "--env-file",
+            "envs/.env.qa.example",
+        ])
         .assert()
         .success()
-        .stdout(predicate::str::contains("qa-db.example").and(predicate::str::contains("CHANGE_ME").not()));
+        .stdout(
+            predicate::str::contains("qa-db.example")
+                .and(predicate::str::contains("CHANGE_ME").not()),
+        );
 }

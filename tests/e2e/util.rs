@@ -9,12 +9,15 @@ use postgres::{Client, NoTls};
 
 /// Server the tests use; override with PADETL_TEST_DATABASE_URL.
 pub fn server_url() -> String {
-    std::env::var("PADETL_TEST_DATABASE_URL").unwrap_or_else(|_| "postgresql://root@127.0.0.1:5432/postgres".into())
+    std::env::var("PADETL_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgresql://root@127.0.0.1:5432/postgres".into())
 }
 
 pub fn url_for(db: &str) -> String {
     let base = server_url();
-    let (prefix, _) = base.rsplit_once('/').expect("PADETL_TEST_DATABASE_URL must end in /database");
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .expect("PADETL_TEST_DATABASE_URL must end in /database");
     format!("{prefix}/{db}?sslmode=disable")
 }
 
@@ -33,8 +36,15 @@ pub fn client(db: &str) -> Client {
 /// A database name unique to this test process and call.
 pub fn unique_name(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("padetl_t_{tag}_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "padetl_t_{tag}_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// Database names owned by one test, dropped when it ends (pass or fail).
@@ -46,7 +56,9 @@ impl TestDbs {
     /// Reserves `n` unique names; nothing is created yet.
     pub fn reserve(tag: &str, n: usize) -> Self {
         let _ = client("postgres");
-        TestDbs { names: (0..n).map(|_| unique_name(tag)).collect() }
+        TestDbs {
+            names: (0..n).map(|_| unique_name(tag)).collect(),
+        }
     }
 }
 
@@ -54,7 +66,8 @@ impl Drop for TestDbs {
     fn drop(&mut self) {
         if let Ok(mut admin) = Client::connect(&url_for("postgres"), NoTls) {
             for name in &self.names {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+                let _ = admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
             }
         }
     }
@@ -79,7 +92,9 @@ pub fn padetl(source: &str, target: &str) -> Command {
 /// The padetl binary with no database environment, for bad-input cases.
 pub fn padetl_bare() -> Command {
     let mut cmd = Command::cargo_bin("padetl").expect("padetl binary");
-    cmd.current_dir(repo()).env_remove("SOURCE_DATABASE_URL").env_remove("TARGET_DATABASE_URL");
+    cmd.current_dir(repo())
+        .env_remove("SOURCE_DATABASE_URL")
+        .env_remove("TARGET_DATABASE_URL");
     cmd
 }
 
@@ -100,7 +115,10 @@ pub fn schema_fingerprint(db: &str, schema: &str) -> String {
         .expect("catalog fingerprint")
         .get(0);
     let tables: Vec<String> = c
-        .query("SELECT tablename::text FROM pg_tables WHERE schemaname = $1 ORDER BY 1", &[&schema])
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = $1 ORDER BY 1",
+            &[&schema],
+        )
         .expect("list tables")
         .iter()
         .map(|r| r.get(0))
@@ -115,5 +133,8 @@ pub fn schema_fingerprint(db: &str, schema: &str) -> String {
 }
 
 pub fn count(db: &str, table: &str) -> i64 {
-    client(db).query_one(&format!("SELECT count(*) FROM {table}"), &[]).expect("count").get(0)
+    client(db)
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .expect("count")
+        .get(0)
 }
