@@ -126,7 +126,8 @@ mod tests {
     fn encodes_like_postgres() {
         // ndigits, weight, sign, dscale, digits…
         assert_eq!(enc(0, 0), vec![0, 0, 0, 0]);
-        assert_eq!(enc(123456789, 4), vec![2, 0, 0, 4, 12345, 6789]); // 12345.6789
+        // expected bytes taken from Postgres: SELECT numeric_send(12345.6789)
+        assert_eq!(enc(123456789, 4), vec![3, 1, 0, 4, 1, 2345, 6789]);
         assert_eq!(enc(1, 4), vec![1, -1, 0, 4, 1]); // 0.0001
         assert_eq!(enc(-1_000_000, 0), vec![1, 1, 0x4000, 0, 100]); // -1000000
         assert_eq!(enc(15, 1), vec![2, 0, 0, 1, 1, 5000]); // 1.5
