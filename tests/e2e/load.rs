@@ -1,0 +1,34 @@
+//! A value that does not fit its target column stops the run with the
+//! table, column and row key, and the target is left exactly as it was.
+
+use predicates::prelude::*;
+
+use crate::util::{client, padetl, schema_fingerprint, TestDbs};
+
+#[test]
+fn a_value_that_does_not_fit_fails_the_run_and_changes_nothing() {
+    let dbs = TestDbs::reserve("nofit", 2);
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
+    padetl(src, tgt).args(["demo", "--rows", "200", "--quiet"]).assert().success();
+    // estimated_price is numeric(20,6): seven decimals would be rounded by Postgres.
+    let id: i32 = client(src)
+        .query_one(
+            "UPDATE pa_dealing.pad_request SET price = 1.1234567 \
+             WHERE id = (SELECT min(id) FROM pa_dealing.pad_request WHERE employee_id % 37 <> 5) RETURNING id",
+            &[],
+        )
+        .expect("make a value that does not fit")
+        .get(0);
+    let before = schema_fingerprint(tgt, "padealing");
+    padetl(src, tgt)
+        .args(["run", "pipelines/dev.toml", "--quiet"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("pad_request")
+                .and(predicate::str::contains("estimated_price"))
+                .and(predicate::str::contains(format!("id={id}")))
+                .and(predicate::str::contains("more than 6 decimal places")),
+        );
+    assert_eq!(schema_fingerprint(tgt, "padealing"), before, "a failed run changed the target");
+}
