@@ -137,7 +137,7 @@ impl CopyEncoder {
         Ok(())
     }
 
-    fn columns<'a>(&self, batch: &'a RecordBatch) -> Result<Vec<Col>, EncodeError> {
+    fn columns(&self, batch: &RecordBatch) -> Result<Vec<Col>, EncodeError> {
         self.columns
             .iter()
             .map(|(c, input)| {

@@ -9,7 +9,10 @@ use crate::util::{client, padetl, schema_fingerprint, TestDbs};
 fn a_value_that_does_not_fit_fails_the_run_and_changes_nothing() {
     let dbs = TestDbs::reserve("nofit", 2);
     let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
-    padetl(src, tgt).args(["demo", "--rows", "200", "--quiet"]).assert().success();
+    padetl(src, tgt)
+        .args(["demo", "--rows", "200", "--quiet"])
+        .assert()
+        .success();
     // estimated_price is numeric(20,6): seven decimals would be rounded by Postgres.
     let id: i32 = client(src)
         .query_one(
@@ -30,5 +33,9 @@ fn a_value_that_does_not_fit_fails_the_run_and_changes_nothing() {
                 .and(predicate::str::contains(format!("id={id}")))
                 .and(predicate::str::contains("more than 6 decimal places")),
         );
-    assert_eq!(schema_fingerprint(tgt, "padealing"), before, "a failed run changed the target");
+    assert_eq!(
+        schema_fingerprint(tgt, "padealing"),
+        before,
+        "a failed run changed the target"
+    );
 }
