@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use crate::config::Pipeline;
 use crate::error::Error;
-use crate::schema::{load_migrations, plan_schema, read_state, SchemaPlan};
-use crate::target::{connect, query_error};
+use crate::schema::{plan_schema, read_state, SchemaPlan};
+use crate::target::query_error;
 
 /// The schema plan of one target, with the tables it concerns.
 #[derive(Debug, serde::Serialize)]
@@ -22,11 +22,7 @@ pub struct PlanReport {
 
 /// Computes the schema plan without changing anything.
 pub async fn plan_target(pipeline: &Pipeline) -> Result<PlanReport, Error> {
-    let migrations = load_migrations(
-        &pipeline.target.migrations_dir,
-        pipeline.target.reference_schema.as_str(),
-    )?;
-    let mut client = connect(&pipeline.target.url).await?;
+    let (migrations, mut client) = crate::run::open_target(pipeline).await?;
     let url = &pipeline.target.url;
     let tx = client
         .build_transaction()

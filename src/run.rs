@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use tokio_postgres::Transaction;
+use tokio_postgres::{Client, Transaction};
 
 use crate::config::{Keymap, Pipeline, TableSpec};
 use crate::error::Error;
@@ -11,7 +11,7 @@ use crate::extract::{count_rows, stream_table, CxReader, ExtractError};
 use crate::load::TableLoad;
 use crate::report::progress::Progress;
 use crate::report::{RunReport, TableReport};
-use crate::schema::{apply_plan, load_migrations, plan_schema, read_state, SchemaPlan};
+use crate::schema::{apply_plan, load_migrations, plan_schema, read_state, Migration, SchemaPlan};
 use crate::target::{connect, query_error};
 use crate::transform::{
     split_rejected, KeymapSummary, Rejections, TransformError, TransformSession,
@@ -20,11 +20,7 @@ use crate::transform::{
 /// Runs `pipeline`: reconcile, extract, transform, load, commit.
 pub async fn run_pipeline(pipeline: &Pipeline, progress: &Progress) -> Result<RunReport, Error> {
     let started = Instant::now();
-    let migrations = load_migrations(
-        &pipeline.target.migrations_dir,
-        pipeline.target.reference_schema.as_str(),
-    )?;
-    let mut client = connect(&pipeline.target.url).await?;
+    let (migrations, mut client) = open_target(pipeline).await?;
     let url = &pipeline.target.url;
     let tx = client
         .transaction()
@@ -73,6 +69,17 @@ pub async fn run_pipeline(pipeline: &Pipeline, progress: &Progress) -> Result<Ru
         tables,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Reads the migrations (refusing any that touch the reference schema)
+/// before connecting, so a bad file fails without touching the target.
+pub async fn open_target(pipeline: &Pipeline) -> Result<(Vec<Migration>, Client), Error> {
+    let migrations = load_migrations(
+        &pipeline.target.migrations_dir,
+        pipeline.target.reference_schema.as_str(),
+    )?;
+    let client = connect(&pipeline.target.url).await?;
+    Ok((migrations, client))
 }
 
 /// One run per target app schema at a time; a second one waits and says so.

@@ -91,12 +91,7 @@ impl<'t> TableLoad<'t> {
             .encode_batch(batch, Some(&self.key), &mut copy.buf)?;
         self.staged += batch.num_rows() as u64;
         if copy.buf.len() >= SEND_THRESHOLD {
-            let chunk = copy.buf.split().freeze();
-            copy.sink
-                .as_mut()
-                .send(chunk)
-                .await
-                .map_err(|e| LoadError::db(&self.table, "sending COPY data", &e))?;
+            copy.send_buffered(&self.table).await?;
         }
         Ok(())
     }
@@ -159,12 +154,7 @@ impl<'t> TableLoad<'t> {
             return Ok(MergeCounts::default());
         };
         CopyEncoder::write_trailer(&mut copy.buf);
-        let chunk = copy.buf.split().freeze();
-        copy.sink
-            .as_mut()
-            .send(chunk)
-            .await
-            .map_err(|e| LoadError::db(&self.table, "sending COPY data", &e))?;
+        copy.send_buffered(&self.table).await?;
         copy.sink
             .as_mut()
             .finish()
@@ -188,6 +178,18 @@ impl<'t> TableLoad<'t> {
             updated,
             unchanged: self.staged - inserted - updated,
         })
+    }
+}
+
+impl OpenCopy {
+    /// Sends what is buffered to the server.
+    async fn send_buffered(&mut self, table: &QualifiedName) -> Result<(), LoadError> {
+        let chunk = self.buf.split().freeze();
+        self.sink
+            .as_mut()
+            .send(chunk)
+            .await
+            .map_err(|e| LoadError::db(table, "sending COPY data", &e))
     }
 }
 

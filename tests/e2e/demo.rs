@@ -172,3 +172,26 @@ fn demo_moves_everything_rekeyed_and_a_second_run_changes_nothing() {
         "bo_airflow changed on the second run"
     );
 }
+
+#[test]
+fn demo_never_drops_a_database_it_did_not_create() {
+    let dbs = TestDbs::reserve("foreign", 2);
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
+    let mut admin = client("postgres");
+    admin
+        .batch_execute(&format!("CREATE DATABASE \"{src}\""))
+        .expect("create a foreign database");
+    client(src)
+        .batch_execute("CREATE TABLE precious (x int); INSERT INTO precious VALUES (1)")
+        .expect("fill it");
+    padetl(src, tgt)
+        .args(["demo", "--rows", "50", "--quiet"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("was not created by padetl demo"));
+    assert_eq!(
+        count(src, "precious"),
+        1,
+        "the demo touched a database it did not create"
+    );
+}
