@@ -36,7 +36,7 @@ impl Progress {
         let bar = self.bars.as_ref().map(|m| {
             let bar = m.add(ProgressBar::new(total));
             let style = ProgressStyle::with_template(
-                "{prefix:>14} [{bar:30}] {pos}/{len} rows {per_sec} {elapsed}",
+                "{prefix:>14} [{bar:30}] {human_pos}/{human_len} rows {elapsed} {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
