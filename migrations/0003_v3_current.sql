@@ -2,7 +2,7 @@
 -- with USING, new NOT NULL columns are backfilled before the constraint.
 
 -- Malformed legacy JSON is wrapped, never lost (audit rows are kept 7 years).
-CREATE FUNCTION pg_temp.padetl_json_or_raw(t text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+CREATE OR REPLACE FUNCTION pg_temp.padetl_json_or_raw(t text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
     RETURN t::jsonb;
 EXCEPTION WHEN others THEN
@@ -10,7 +10,7 @@ EXCEPTION WHEN others THEN
 END $$;
 
 -- serial → identity, keeping each sequence's position.
-CREATE FUNCTION pg_temp.padetl_to_identity(tbl text) RETURNS void LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION pg_temp.padetl_to_identity(tbl text) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE seq text := pg_get_serial_sequence(tbl, 'id'); next bigint;
 BEGIN
     EXECUTE format('SELECT coalesce(max(id), 0) + 1 FROM %I', tbl) INTO next;
@@ -107,3 +107,15 @@ ALTER TABLE audit_log
     ALTER COLUMN entity_type SET NOT NULL,
     ALTER COLUMN entity_id SET NOT NULL,
     ALTER COLUMN actor_identifier SET NOT NULL;
+
+-- Lookups the app makes by parent: a request's executions and breaches, an
+-- employee's requests, an entity's audit trail. (A request's approvals use
+-- the unique (request_id, approval_type) index.)
+CREATE INDEX pad_request_employee_id_idx ON pad_request (employee_id);
+CREATE INDEX pad_execution_request_id_idx ON pad_execution (request_id);
+CREATE INDEX pad_breach_request_id_idx ON pad_breach (request_id);
+CREATE INDEX audit_log_entity_idx ON audit_log (entity_type, entity_id);
+
+-- The helpers belong to this migration only.
+DROP FUNCTION pg_temp.padetl_json_or_raw(text);
+DROP FUNCTION pg_temp.padetl_to_identity(text);

@@ -9,6 +9,7 @@ use crate::config::{load_pipeline, Pipeline};
 use crate::error::Error;
 use crate::report::progress::Progress;
 use crate::report::{render_text, RunReport};
+use crate::run::RunOptions;
 
 /// Moves the PA Dealing application's data between environments.
 #[derive(Debug, Parser)]
@@ -30,8 +31,10 @@ const EXIT_CODES: &str = "Exit codes: 0 ok · 1 failed checks · 2 bad input or 
 pub enum Command {
     /// Reconcile the target schema, extract, re-key, load; all in one transaction.
     Run(RunArgs),
-    /// Show what schema reconciliation would do, without changing anything.
-    Plan(PipelineArgs),
+    /// Show what schema reconciliation would do, and the SQL, without changing anything.
+    Plan(PlanArgs),
+    /// Reconcile the target schema only (create, upgrade or repair), without loading data.
+    Migrate(RunArgs),
     /// Parse and validate a pipeline and its env file, without connecting.
     Validate(PipelineArgs),
     /// Seed a local legacy source and dev target, then run pipelines/dev.toml.
@@ -54,6 +57,19 @@ pub struct RunArgs {
     /// Confirms a run on an environment that requires it (e.g. `--confirm prod`).
     #[arg(long, value_name = "ENV")]
     pub confirm: Option<String>,
+    /// Also apply destructive schema changes (drop a column or constraint,
+    /// narrow a type) that `padetl plan` lists as not applied.
+    #[arg(long)]
+    pub allow_destructive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub target: PipelineArgs,
+    /// Show the plan as it would be with --allow-destructive.
+    #[arg(long)]
+    pub allow_destructive: bool,
 }
 
 #[derive(Debug, Args)]
@@ -76,15 +92,27 @@ pub async fn execute(cli: Cli) -> Result<u8, Error> {
         Command::Run(args) => {
             let pipeline = load(&args.target)?;
             confirm(&pipeline, args.confirm.as_deref())?;
-            let report = crate::run::run_pipeline(&pipeline, &progress).await?;
+            let options = RunOptions {
+                allow_destructive: args.allow_destructive,
+            };
+            let report = crate::run::run_pipeline(&pipeline, options, &progress).await?;
             print_report(&report, cli.json)
         }
-        Command::Plan(args) => {
-            let pipeline = load(&args)?;
-            let plan = crate::plan::plan_target(&pipeline).await?;
+        Command::Migrate(args) => {
+            let pipeline = load(&args.target)?;
+            confirm(&pipeline, args.confirm.as_deref())?;
+            let options = RunOptions {
+                allow_destructive: args.allow_destructive,
+            };
+            let plan = crate::run::migrate(&pipeline, options, &progress).await?;
             print_json_or(cli.json, &plan, || {
-                crate::plan::render_plan(&pipeline, &plan)
+                format!("schema {}: {}\n", plan.app_schema, plan.summary())
             })
+        }
+        Command::Plan(args) => {
+            let pipeline = load(&args.target)?;
+            let plan = crate::plan::plan_target(&pipeline, args.allow_destructive).await?;
+            print_json_or(cli.json, &plan, || crate::plan::render_plan(&plan))
         }
         Command::Validate(args) => {
             let pipeline = load(&args)?;
@@ -101,7 +129,8 @@ pub async fn execute(cli: Cli) -> Result<u8, Error> {
                 pipeline.source.url, pipeline.target.url, args.rows
             ));
             crate::demo::seed_demo(&pipeline, args.rows).await?;
-            let report = crate::run::run_pipeline(&pipeline, &progress).await?;
+            let report =
+                crate::run::run_pipeline(&pipeline, RunOptions::default(), &progress).await?;
             print_report(&report, cli.json)
         }
     }

@@ -1,79 +1,185 @@
-//! `padetl plan` and `padetl validate`: what a run would do, computed
-//! read-only (`plan` opens a READ ONLY transaction on the target).
+//! `padetl plan` and `padetl validate`: what a run would do, computed without
+//! changing anything. `plan` reads the catalog and builds the desired shapes
+//! on temporary tables inside a transaction that is always rolled back.
 
 use std::fmt::Write;
 
 use crate::config::Pipeline;
 use crate::error::Error;
-use crate::schema::{plan_schema, read_state, SchemaPlan};
+use crate::schema::{
+    join_versions as join, prepare, NotApplied, ReferenceGuard, SchemaPlan, Step, TableState,
+};
 use crate::target::query_error;
 
-/// The schema plan of one target, with the tables it concerns.
+/// The schema plan of one target.
 #[derive(Debug, serde::Serialize)]
 pub struct PlanReport {
     pub target: String,
-    pub app_schema: String,
-    pub existing_tables: Vec<String>,
-    pub missing_tables: Vec<String>,
+    pub reference_schema: String,
+    #[serde(flatten)]
     pub plan: SchemaPlan,
-    /// `(version, file)` of each migration the plan would apply.
-    pub migrations: Vec<(i64, String)>,
 }
 
-/// Computes the schema plan without changing anything.
-pub async fn plan_target(pipeline: &Pipeline) -> Result<PlanReport, Error> {
+/// Computes the schema plan; the transaction is rolled back whatever happens.
+pub async fn plan_target(
+    pipeline: &Pipeline,
+    allow_destructive: bool,
+) -> Result<PlanReport, Error> {
     let (migrations, mut client) = crate::run::open_target(pipeline).await?;
     let url = &pipeline.target.url;
     let tx = client
-        .build_transaction()
-        .read_only(true)
-        .start()
+        .transaction()
         .await
-        .map_err(|e| query_error(url, "starting a read-only transaction", &e))?;
-    let state = read_state(&tx, pipeline).await?;
-    let plan = plan_schema(&state, &migrations)?;
+        .map_err(|e| query_error(url, "starting a transaction", &e))?;
+    crate::run::set_timeouts(&tx, pipeline).await?;
+    let reference = pipeline.target.reference_schema.as_str();
+    let guard = ReferenceGuard::capture(&tx, reference).await?;
+    let prepared = prepare(
+        &tx,
+        pipeline.target.app_schema.as_str(),
+        &migrations,
+        &guard,
+        allow_destructive,
+    )
+    .await;
     tx.rollback()
         .await
-        .map_err(|e| query_error(url, "ending the read-only transaction", &e))?;
-    let chosen = migrations
-        .iter()
-        .filter(|m| plan.versions().contains(&m.version))
-        .map(|m| (m.version, m.path.display().to_string()))
-        .collect();
+        .map_err(|e| query_error(url, "rolling back the plan's transaction", &e))?;
     Ok(PlanReport {
         target: url.to_string(),
-        app_schema: pipeline.target.app_schema.to_string(),
-        existing_tables: state.existing_tables,
-        missing_tables: state.missing_tables,
-        plan,
-        migrations: chosen,
+        reference_schema: reference.to_string(),
+        plan: prepared?.plan,
     })
 }
 
-/// The plan as text.
-pub fn render_plan(pipeline: &Pipeline, report: &PlanReport) -> String {
+/// The plan as text: per-table states, the steps, what is not applied and
+/// why, then the SQL that would run.
+pub fn render_plan(report: &PlanReport) -> String {
+    let plan = &report.plan;
     let mut out = String::new();
-    let _ = writeln!(out, "target {} schema {}", report.target, report.app_schema);
-    for t in &pipeline.tables {
-        let state = if report.existing_tables.contains(&t.name.to_string()) {
-            "exists"
-        } else {
-            "missing"
-        };
-        let _ = writeln!(out, "  {:<16} {state}", t.name);
-    }
-    let action = match &report.plan {
-        SchemaPlan::UpToDate { version } => {
-            format!("up to date at migration {version}: nothing to apply")
-        }
-        SchemaPlan::Create { .. } => "create: apply every migration".to_string(),
-        SchemaPlan::Upgrade { from, .. } => format!("upgrade from migration {from}"),
+    let _ = writeln!(
+        out,
+        "target {} · app schema {} · reference schema {} (read only)",
+        report.target, plan.app_schema, report.reference_schema
+    );
+    let history = match &plan.history {
+        None => "none (no history table)".to_string(),
+        Some(v) if v.is_empty() => "empty".to_string(),
+        Some(v) => format!("versions {}", join(v)),
     };
-    let _ = writeln!(out, "plan: {action}");
-    for (v, file) in &report.migrations {
-        let _ = writeln!(out, "  apply {v:04} {file}");
+    let shape = match plan.shape_version {
+        Some(0) => "no tables yet".to_string(),
+        Some(v) => format!("every table equals version {v}"),
+        None => "the tables equal no single version".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "migrations: head is version {} · history: {history} · shape: {shape}\n",
+        plan.head
+    );
+    render_tables(&mut out, plan);
+    let _ = writeln!(out, "\nplan: {}", headline(plan));
+    for step in &plan.steps {
+        let line = match step {
+            Step::Migration { file, checksum, .. } => {
+                format!("run {file} (sha256 {})", &checksum[..checksum.len().min(12)])
+            }
+            Step::Statement { table, change, destructive, .. } => format!(
+                "{table}: {change}{}",
+                if *destructive { " (destructive, allowed)" } else { "" }
+            ),
+            Step::Baseline { versions } => format!(
+                "record versions {} in the history without running them (the tables already equal them)",
+                join(versions)
+            ),
+        };
+        let _ = writeln!(out, "  - {line}");
+    }
+    render_not_applied(&mut out, plan);
+    if !plan.unmanaged.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nother tables in {} (no migration defines them; never touched): {}",
+            plan.app_schema,
+            plan.unmanaged.join(", ")
+        );
+    }
+    let sql: Vec<&Step> = plan.steps.iter().filter(|s| s.sql().is_some()).collect();
+    if !sql.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nSQL that would run, in one transaction (search_path = {}):",
+            plan.app_schema
+        );
+        for step in sql {
+            match step {
+                Step::Migration { file, sql, .. } => {
+                    let _ = writeln!(out, "\n-- {file}\n{}", sql.trim_end());
+                }
+                Step::Statement { sql, .. } => {
+                    let _ = writeln!(out, "{sql};");
+                }
+                Step::Baseline { .. } => {}
+            }
+        }
     }
     out
+}
+
+fn render_tables(out: &mut String, plan: &SchemaPlan) {
+    let _ = writeln!(out, "  {:<16} {:>10}  state", "table", "rows");
+    for t in &plan.tables {
+        let rows = t.rows.map(|r| r.to_string()).unwrap_or_else(|| "-".into());
+        let renamed = match &t.found_as {
+            Some(name) if name != &t.table => format!(" (found as {name})"),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "  {:<16} {rows:>10}  {}{renamed}", t.table, t.state);
+        for d in &t.differences {
+            let _ = writeln!(out, "  {:<16} {:>10}    · {d}", "", "");
+        }
+    }
+}
+
+fn render_not_applied(out: &mut String, plan: &SchemaPlan) {
+    if plan.not_applied.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nnot applied:");
+    for c in &plan.not_applied {
+        let label = match c.kind {
+            NotApplied::Destructive => "destructive, needs --allow-destructive",
+            NotApplied::Blocked => "blocked",
+            NotApplied::Kept => "kept",
+        };
+        let _ = writeln!(out, "  - {}: {} ({label}): {}", c.table, c.change, c.why);
+        for sql in &c.sql {
+            let _ = writeln!(out, "      {sql};");
+        }
+    }
+}
+
+fn headline(plan: &SchemaPlan) -> String {
+    if plan.is_noop() {
+        return format!("nothing to do: {}", plan.summary());
+    }
+    match plan.action {
+        crate::schema::Action::Use => format!("use the tables as they are (version {})", plan.head),
+        crate::schema::Action::Create => format!("create every table (version {})", plan.head),
+        crate::schema::Action::Upgrade { from, to } => {
+            format!("upgrade from version {from} to {to}, keeping every row")
+        }
+        crate::schema::Action::Repair => {
+            let count = |state: fn(&TableState) -> bool| {
+                plan.tables.iter().filter(|t| state(&t.state)).count()
+            };
+            format!(
+                "create {} missing table(s), apply the safe part of {} drifted table(s)' differences",
+                count(|s| matches!(s, TableState::Missing)),
+                count(|s| matches!(s, TableState::Drifted { .. }))
+            )
+        }
+    }
 }
 
 /// What a validated pipeline contains, for `validate`.

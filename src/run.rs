@@ -11,14 +11,25 @@ use crate::extract::{count_rows, stream_table, CxReader, ExtractError};
 use crate::load::TableLoad;
 use crate::report::progress::Progress;
 use crate::report::{RunReport, TableReport};
-use crate::schema::{apply_plan, load_migrations, plan_schema, read_state, Migration, SchemaPlan};
+use crate::schema::{apply_plan, load_migrations, prepare, Migration, ReferenceGuard, SchemaPlan};
 use crate::target::{connect, query_error};
 use crate::transform::{
     split_rejected, KeymapSummary, Rejections, TransformError, TransformSession,
 };
 
+/// Choices a user makes per run, beyond the pipeline file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Apply destructive schema changes instead of refusing them.
+    pub allow_destructive: bool,
+}
+
 /// Runs `pipeline`: reconcile, extract, transform, load, commit.
-pub async fn run_pipeline(pipeline: &Pipeline, progress: &Progress) -> Result<RunReport, Error> {
+pub async fn run_pipeline(
+    pipeline: &Pipeline,
+    options: RunOptions,
+    progress: &Progress,
+) -> Result<RunReport, Error> {
     let started = Instant::now();
     let (migrations, mut client) = open_target(pipeline).await?;
     let url = &pipeline.target.url;
@@ -26,21 +37,10 @@ pub async fn run_pipeline(pipeline: &Pipeline, progress: &Progress) -> Result<Ru
         .transaction()
         .await
         .map_err(|e| query_error(url, "starting the transaction", &e))?;
-    tx.batch_execute("SET LOCAL lock_timeout = '60s'")
-        .await
-        .map_err(|e| query_error(url, "setting lock_timeout", &e))?;
+    set_timeouts(&tx, pipeline).await?;
     lock_target(&tx, pipeline, progress).await?;
 
-    let state = read_state(&tx, pipeline).await?;
-    let schema = plan_schema(&state, &migrations)?;
-    if !matches!(schema, SchemaPlan::UpToDate { .. }) {
-        progress.note(&format!(
-            "schema {}: applying migrations {:?}",
-            pipeline.target.app_schema,
-            schema.versions()
-        ));
-    }
-    apply_plan(&tx, &pipeline.target.app_schema, &schema, &migrations).await?;
+    let (guard, schema) = reconcile(&tx, pipeline, &migrations, options, progress).await?;
 
     let source = CxReader::new(pipeline.source.url.clone(), "source");
     let target = CxReader::new(pipeline.target.url.clone(), "target");
@@ -56,6 +56,7 @@ pub async fn run_pipeline(pipeline: &Pipeline, progress: &Progress) -> Result<Ru
     for spec in &pipeline.tables {
         tables.push(load_table(&tx, &session, pipeline, spec, &source, progress).await?);
     }
+    guard.verify(&tx, "loading").await?;
     tx.commit()
         .await
         .map_err(|e| query_error(url, "committing", &e))?;
@@ -71,18 +72,84 @@ pub async fn run_pipeline(pipeline: &Pipeline, progress: &Progress) -> Result<Ru
     })
 }
 
+/// Reconciles the target schema only (`padetl migrate`): the same step a
+/// run starts with, committed on its own.
+pub async fn migrate(
+    pipeline: &Pipeline,
+    options: RunOptions,
+    progress: &Progress,
+) -> Result<SchemaPlan, Error> {
+    let (migrations, mut client) = open_target(pipeline).await?;
+    let url = &pipeline.target.url;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| query_error(url, "starting the transaction", &e))?;
+    set_timeouts(&tx, pipeline).await?;
+    lock_target(&tx, pipeline, progress).await?;
+    let (_, plan) = reconcile(&tx, pipeline, &migrations, options, progress).await?;
+    tx.commit()
+        .await
+        .map_err(|e| query_error(url, "committing", &e))?;
+    Ok(plan)
+}
+
+/// Plans and applies the schema inside `tx`; returns the guard that later
+/// steps re-check before commit.
+async fn reconcile(
+    tx: &Transaction<'_>,
+    pipeline: &Pipeline,
+    migrations: &[Migration],
+    options: RunOptions,
+    progress: &Progress,
+) -> Result<(ReferenceGuard, SchemaPlan), Error> {
+    let guard = ReferenceGuard::capture(tx, pipeline.target.reference_schema.as_str()).await?;
+    let prepared = prepare(
+        tx,
+        pipeline.target.app_schema.as_str(),
+        migrations,
+        &guard,
+        options.allow_destructive,
+    )
+    .await?;
+    if !prepared.plan.is_noop() {
+        progress.note(&format!(
+            "schema {}: {}",
+            pipeline.target.app_schema,
+            prepared.plan.summary()
+        ));
+    }
+    apply_plan(tx, &prepared, migrations, &guard, options.allow_destructive).await?;
+    Ok((guard, prepared.plan))
+}
+
 /// Reads the migrations (refusing any that touch the reference schema)
 /// before connecting, so a bad file fails without touching the target.
 pub async fn open_target(pipeline: &Pipeline) -> Result<(Vec<Migration>, Client), Error> {
     let migrations = load_migrations(
         &pipeline.target.migrations_dir,
+        pipeline.target.app_schema.as_str(),
         pipeline.target.reference_schema.as_str(),
     )?;
     let client = connect(&pipeline.target.url).await?;
     Ok((migrations, client))
 }
 
-/// One run per target app schema at a time; a second one waits and says so.
+/// Both timeouts hold for the whole transaction: a lock that cannot be had
+/// (another run, a long query on a table to alter) fails the run cleanly.
+pub async fn set_timeouts(tx: &Transaction<'_>, pipeline: &Pipeline) -> Result<(), Error> {
+    let t = &pipeline.target;
+    tx.execute(
+        "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
+        &[&t.lock_timeout.as_str(), &t.statement_timeout.as_str()],
+    )
+    .await
+    .map_err(|e| query_error(&t.url, "setting lock_timeout and statement_timeout", &e))?;
+    Ok(())
+}
+
+/// One run per target app schema at a time; a second one waits and says so,
+/// and gives up after `lock_timeout`.
 async fn lock_target(
     tx: &Transaction<'_>,
     pipeline: &Pipeline,
@@ -97,12 +164,21 @@ async fn lock_target(
         .get(0);
     if !got {
         progress.note(&format!(
-            "another padetl run holds the lock on {}; waiting",
-            pipeline.target.app_schema
+            "another padetl run holds the lock on {}; waiting up to {} (lock_timeout)",
+            pipeline.target.app_schema, pipeline.target.lock_timeout
         ));
         tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&key])
             .await
-            .map_err(|e| query_error(url, "waiting for the run lock", &e))?;
+            .map_err(|e| {
+                query_error(
+                    url,
+                    &format!(
+                        "waiting for another padetl run on {} to finish (gave up after lock_timeout {})",
+                        pipeline.target.app_schema, pipeline.target.lock_timeout
+                    ),
+                    &e,
+                )
+            })?;
     }
     Ok(())
 }

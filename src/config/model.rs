@@ -39,6 +39,45 @@ pub struct TargetConfig {
     /// Read-only on every path (rule 1).
     pub reference_schema: Ident,
     pub migrations_dir: PathBuf,
+    /// `lock_timeout` for the run's transaction: also bounds the wait for
+    /// another run's lock.
+    pub lock_timeout: Timeout,
+    /// `statement_timeout` for the run's transaction.
+    pub statement_timeout: Timeout,
+}
+
+/// A Postgres duration setting such as `60s`, `15min` or `0` (no limit),
+/// checked when the pipeline is read so that a typo is a config error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeout(String);
+
+impl Timeout {
+    pub const UNITS: [&'static str; 5] = ["ms", "s", "min", "h", "d"];
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let unit = &s[digits.len()..];
+        let number_ok = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit());
+        let unit_ok = Self::UNITS.contains(&unit) || (unit.is_empty() && digits == "0");
+        if number_ok && unit_ok {
+            Ok(Timeout(s.to_string()))
+        } else {
+            Err(format!(
+                "`{s}` is not a duration: write a whole number with a unit ({}), e.g. 60s, or 0 for no limit",
+                Self::UNITS.join(", ")
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Timeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// Re-points surrogate ids of one reference table through natural keys.
@@ -75,5 +114,20 @@ impl Pipeline {
     /// `app_schema.table`.
     pub fn target_table(&self, table: &TableName) -> QualifiedName {
         QualifiedName::new(self.target.app_schema.clone(), table.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Timeout;
+
+    #[test]
+    fn timeouts_need_a_unit() {
+        assert!(Timeout::parse("60s").is_ok());
+        assert!(Timeout::parse("15min").is_ok());
+        assert!(Timeout::parse("0").is_ok());
+        assert!(Timeout::parse("60").is_err());
+        assert!(Timeout::parse("1.5s").is_err());
+        assert!(Timeout::parse("60s; DROP").is_err());
     }
 }

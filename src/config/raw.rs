@@ -44,6 +44,10 @@ pub struct RawTarget {
     pub reference_schema: Option<String>,
     /// Folder of the ordered migration files, relative to the declaring file.
     pub migrations: Option<String>,
+    /// How long to wait for a lock (e.g. `60s`) before giving up.
+    pub lock_timeout: Option<String>,
+    /// Longest any one statement may run (e.g. `1h`).
+    pub statement_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -106,6 +110,8 @@ pub fn merge(mut base: RawPipeline, over: RawPipeline) -> RawPipeline {
         app_schema: o.app_schema.or(b.app_schema),
         reference_schema: o.reference_schema.or(b.reference_schema),
         migrations: o.migrations.or(b.migrations),
+        lock_timeout: o.lock_timeout.or(b.lock_timeout),
+        statement_timeout: o.statement_timeout.or(b.statement_timeout),
     });
     base.settings = merge_opt(base.settings, over.settings, |b, o| RawSettings {
         batch_size: o.batch_size.or(b.batch_size),

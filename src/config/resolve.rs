@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::env::{interpolate, EnvVars};
 use super::error::{ConfigError, Problem};
 use super::load::{read_pipeline_files, LoadedFiles};
-use super::model::{Keymap, Pipeline, SourceConfig, TableSpec, TargetConfig};
+use super::model::{Keymap, Pipeline, SourceConfig, TableSpec, TargetConfig, Timeout};
 use super::names::{Ident, QualifiedName};
 use super::raw::{RawKeymap, RawTable};
 use super::url::DatabaseUrl;
@@ -150,6 +150,16 @@ impl Resolver<'_> {
             self.problem_at("app_schema", "[target] app_schema and reference_schema must differ: the reference schema is never written");
         }
         let migrations_dir = self.migrations_dir(target_raw.and_then(|t| t.migrations.clone()));
+        let lock_timeout = self.timeout(
+            target_raw.and_then(|t| t.lock_timeout.clone()),
+            "lock_timeout",
+            "60s",
+        );
+        let statement_timeout = self.timeout(
+            target_raw.and_then(|t| t.statement_timeout.clone()),
+            "statement_timeout",
+            "1h",
+        );
         let batch_size = self.batch_size();
         let keymaps = self.keymaps(&reference);
         let tables = self.tables();
@@ -174,11 +184,21 @@ impl Resolver<'_> {
                 app_schema: app_schema?,
                 reference_schema: reference_schema?,
                 migrations_dir,
+                lock_timeout: lock_timeout?,
+                statement_timeout: statement_timeout?,
             },
             batch_size,
             keymaps,
             tables,
         })
+    }
+
+    fn timeout(&mut self, raw: Option<String>, key: &str, default: &str) -> Option<Timeout> {
+        let raw = raw.unwrap_or_else(|| default.to_string());
+        let value = self.interp(&raw);
+        Timeout::parse(&value)
+            .map_err(|e| self.problem_at(key, format!("[target] {key}: {e}")))
+            .ok()
     }
 
     fn migrations_dir(&mut self, raw: Option<String>) -> PathBuf {

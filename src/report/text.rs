@@ -65,18 +65,5 @@ pub fn render_text(report: &RunReport) -> String {
 }
 
 fn describe_plan(plan: &SchemaPlan) -> String {
-    match plan {
-        SchemaPlan::UpToDate { version } => format!("up to date (migration {version})"),
-        SchemaPlan::Create { versions } => format!("created (migrations {})", join(versions)),
-        SchemaPlan::Upgrade { from, versions } => {
-            format!("upgraded from {from} (migrations {})", join(versions))
-        }
-    }
-}
-
-fn join(v: &[i64]) -> String {
-    v.iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+    plan.summary()
 }

@@ -13,16 +13,24 @@ pub struct Migration {
     pub version: i64,
     pub name: String,
     pub path: PathBuf,
+    /// `path` as messages show it: relative to the working directory.
+    pub file: String,
     pub sql: String,
     /// Hex SHA-256 of the file's bytes.
     pub checksum: String,
 }
 
-/// Reads every `*.sql` in `dir`, ordered by version; refuses gaps in naming,
-/// duplicate versions, and any file that mentions the reference schema.
-pub fn load_migrations(dir: &Path, reference_schema: &str) -> Result<Vec<Migration>, SchemaError> {
+/// Reads every `*.sql` in `dir`, ordered by version; refuses bad names,
+/// duplicate versions, and any file that names the reference schema or the
+/// app schema (migrations run unqualified, with `search_path` set, so that
+/// the same file builds the scratch shapes and the real tables).
+pub fn load_migrations(
+    dir: &Path,
+    app_schema: &str,
+    reference_schema: &str,
+) -> Result<Vec<Migration>, SchemaError> {
     let read_err = |e: std::io::Error| SchemaError::Migration {
-        file: dir.display().to_string(),
+        file: display_path(dir),
         message: e.to_string(),
     };
     let mut out = Vec::new();
@@ -31,17 +39,16 @@ pub fn load_migrations(dir: &Path, reference_schema: &str) -> Result<Vec<Migrati
         if path.extension().and_then(|e| e.to_str()) != Some("sql") {
             continue;
         }
-        out.push(read_migration(&path, reference_schema)?);
+        out.push(read_migration(&path, app_schema, reference_schema)?);
     }
     out.sort_by_key(|m| m.version);
     for pair in out.windows(2) {
         if pair[0].version == pair[1].version {
             return Err(SchemaError::Migration {
-                file: pair[1].path.display().to_string(),
+                file: pair[1].file.clone(),
                 message: format!(
                     "version {} is used twice (also by {})",
-                    pair[1].version,
-                    pair[0].path.display()
+                    pair[1].version, pair[0].file
                 ),
             });
         }
@@ -55,8 +62,12 @@ pub fn load_migrations(dir: &Path, reference_schema: &str) -> Result<Vec<Migrati
     Ok(out)
 }
 
-fn read_migration(path: &Path, reference_schema: &str) -> Result<Migration, SchemaError> {
-    let file = path.display().to_string();
+fn read_migration(
+    path: &Path,
+    app_schema: &str,
+    reference_schema: &str,
+) -> Result<Migration, SchemaError> {
+    let file = display_path(path);
     let err = |message: String| SchemaError::Migration {
         file: file.clone(),
         message,
@@ -78,11 +89,17 @@ fn read_migration(path: &Path, reference_schema: &str) -> Result<Migration, Sche
             "line {line} touches the reference schema `{reference_schema}`, which padetl never writes; remove that statement"
         )));
     }
+    if let Some(line) = mentions_schema(&sql, app_schema) {
+        return Err(err(format!(
+            "line {line} names the app schema `{app_schema}`; write names unqualified (padetl sets search_path)"
+        )));
+    }
     let checksum = hex(&Sha256::digest(&bytes));
     Ok(Migration {
         version,
         name: name.to_string(),
         path: path.to_path_buf(),
+        file,
         sql,
         checksum,
     })
@@ -101,6 +118,18 @@ pub fn mentions_schema(sql: &str, schema: &str) -> Option<usize> {
         });
         hit.then_some(i + 1)
     })
+}
+
+/// `path` relative to the working directory when it is inside it: what a
+/// user typed, and the same on every machine.
+pub fn display_path(path: &Path) -> String {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -1,30 +1,52 @@
-//! Schema reconciliation of the target's app schema: the desired schema is
-//! `migrations/*.sql`; the plan ([`plan_schema`]) is computed before anything
-//! runs and applied in the run's transaction. The reference schema is never
-//! named by a statement padetl runs.
+//! Schema reconciliation of the target's app schema. The desired schema is
+//! `migrations/*.sql`, read by Postgres itself on scratch tables
+//! ([`desired`]); the actual schema is the catalog ([`introspect`]); both
+//! are [`shape`]s, so they can be diffed. The plan ([`plan_schema`]) is pure
+//! and computed before anything runs; [`apply_plan`] carries it out in the
+//! run's transaction. The reference schema is guarded throughout ([`guard`]).
 
 mod apply;
 mod catalog;
+mod ddl;
+mod desired;
+mod guard;
+mod introspect;
 mod migrations;
 mod plan;
+mod shape;
 
-pub use apply::{apply_plan, read_state, HISTORY_TABLE};
+pub use apply::{apply_plan, prepare, Prepared, HISTORY_TABLE};
 pub use catalog::{table_columns, CatalogColumn};
+pub use guard::ReferenceGuard;
 pub use migrations::{load_migrations, mentions_schema, Migration};
-pub use plan::{plan_schema, SchemaPlan, TargetState};
+pub use plan::{
+    join as join_versions, plan_schema, Action, Change, NotApplied, SchemaPlan, Step, TablePlan,
+    TableState,
+};
+pub use shape::{Difference, SchemaShape, TableShape};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
     #[error("migration {file}: {message}")]
     Migration { file: String, message: String },
-    #[error("migration {file} failed, nothing was changed: {message}")]
+    #[error("{file} failed, nothing was changed: {message}")]
     Apply { file: String, message: String },
     #[error("migration file {file} (version {version}) changed after it was applied to this target; restore it, or add a new migration instead of editing an applied one")]
     ChecksumMismatch { file: String, version: i64 },
     #[error("the target's history records migration {version}, which migrations/ does not have; is this padetl older than the one that last ran here?")]
     UnknownVersion { version: i64 },
+    #[error("the target's history says version {recorded}, but its tables match {shape}; the history must agree with the tables. Find out what changed them, then correct the history table ({HISTORY_TABLE})")]
+    HistoryDisagrees { recorded: i64, shape: String },
     #[error("cannot reconcile tables {}: {reason}", tables.join(", "))]
     Unrecognised { tables: Vec<String>, reason: String },
+    #[error("the migrations would lose rows, so nothing was changed: {}. Rerun with --allow-destructive only if that is intended", lost.join("; "))]
+    RowsLost { lost: Vec<String> },
+    #[error("the reference schema {schema} was touched while {during}: {}; everything was rolled back. padetl never writes the reference schema: remove the statement that does", found.join("; "))]
+    ReferenceTouched {
+        schema: String,
+        during: String,
+        found: Vec<String>,
+    },
     #[error("table {table} does not exist in the target")]
     MissingTable { table: String },
     #[error("{what}: {message}")]
