@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::util::{client, count, padetl, repo, schema_fingerprint, TestDbs};
+use crate::util::{client, count, json_of, padetl, repo, schema_fingerprint, TestDbs};
 
 const ROWS: &str = "400";
 const TABLES: [(&str, &str); 5] = [
@@ -15,11 +15,6 @@ const TABLES: [(&str, &str); 5] = [
     ("pad_breach", "pa_dealing.pad_breach"),
     ("audit_log", "pa_dealing.audit_logs"),
 ];
-
-fn run_json(cmd: &mut assert_cmd::Command) -> Value {
-    let out = cmd.assert().success().get_output().stdout.clone();
-    serde_json::from_slice(&out).expect("--json prints JSON")
-}
 
 fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["tables"]
@@ -58,7 +53,7 @@ fn pristine_reference(db: &str) -> String {
 fn demo_moves_everything_rekeyed_and_a_second_run_changes_nothing() {
     let dbs = TestDbs::reserve("demo", 3);
     let (src, tgt, pristine) = (&dbs.names[0], &dbs.names[1], &dbs.names[2]);
-    let report = run_json(padetl(src, tgt).args(["demo", "--rows", ROWS, "--json", "--quiet"]));
+    let report = json_of(padetl(src, tgt).args(["demo", "--rows", ROWS, "--json", "--quiet"]));
 
     // Counts: read = source rows; written = target rows = read - rejected.
     for (name, source_table) in TABLES {
@@ -150,8 +145,7 @@ fn demo_moves_everything_rekeyed_and_a_second_run_changes_nothing() {
 
     // A second run of the same pipeline changes nothing.
     let app_before = schema_fingerprint(tgt, "padealing");
-    let second =
-        run_json(padetl(src, tgt).args(["run", "pipelines/dev.toml", "--json", "--quiet"]));
+    let second = json_of(padetl(src, tgt).args(["run", "pipelines/dev.toml", "--json", "--quiet"]));
     assert_eq!(second["schema"]["action"], "use");
     assert_eq!(second["schema"]["steps"], serde_json::json!([]));
     for (name, _) in TABLES {

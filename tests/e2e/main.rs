@@ -5,4 +5,5 @@ mod bad_input;
 mod demo;
 mod load;
 mod pipelines;
+mod schema;
 mod util;

@@ -104,11 +104,12 @@ pub fn schema_fingerprint(db: &str, schema: &str) -> String {
     let mut c = client(db);
     let catalog: String = c
         .query_one(
-            "SELECT coalesce(md5(string_agg(x, '|' ORDER BY x)), '') FROM ( \
+            "WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = $1) \
+             SELECT coalesce(md5(string_agg(x, '|' ORDER BY x)), '') FROM ( \
                SELECT format('col %s.%s %s %s %s', table_name, column_name, data_type, is_nullable, column_default) AS x \
                  FROM information_schema.columns WHERE table_schema = $1 \
                UNION ALL SELECT format('con %s %s', conname, pg_get_constraintdef(oid)) \
-                 FROM pg_constraint WHERE connamespace = $1::regnamespace \
+                 FROM pg_constraint WHERE connamespace IN (SELECT oid FROM ns) \
                UNION ALL SELECT format('idx %s', indexdef) FROM pg_indexes WHERE schemaname = $1) s",
             &[&schema],
         )
@@ -137,4 +138,83 @@ pub fn count(db: &str, table: &str) -> i64 {
         .query_one(&format!("SELECT count(*) FROM {table}"), &[])
         .expect("count")
         .get(0)
+}
+
+/// A pipeline of its own in a temporary folder: the committed tables and
+/// SQL, with a migrations folder the test controls and extra `[target]`
+/// settings. Removed when dropped.
+pub struct Workspace {
+    pub dir: PathBuf,
+}
+
+impl Workspace {
+    /// `migrations` are file names from the repository's `migrations/`;
+    /// `target_extra` is TOML added under `[target]`.
+    pub fn new(migrations: &[&str], target_extra: &str) -> Self {
+        let dir = std::env::temp_dir().join(unique_name("ws"));
+        for sub in ["pipelines", "envs", "migrations"] {
+            std::fs::create_dir_all(dir.join(sub)).expect("workspace folder");
+        }
+        std::fs::write(dir.join("envs/.env.test"), "").expect("env file");
+        let ws = Workspace { dir };
+        for m in migrations {
+            ws.add_migration(
+                m,
+                &std::fs::read_to_string(repo().join("migrations").join(m))
+                    .expect("migration file"),
+            );
+        }
+        let toml = format!(
+            "env = \"test\"\ninclude = [\"{}\"]\n\n[source]\nurl = \"${{SOURCE_DATABASE_URL}}\"\n\n[target]\nurl = \"${{TARGET_DATABASE_URL}}\"\nmigrations = \"{}\"\n{target_extra}\n",
+            repo().join("pipelines/shared/pa_dealing.toml").display(),
+            ws.dir.join("migrations").display()
+        );
+        std::fs::write(ws.pipeline(), toml).expect("pipeline file");
+        ws
+    }
+
+    pub fn add_migration(&self, name: &str, sql: &str) {
+        std::fs::write(self.dir.join("migrations").join(name), sql).expect("migration file");
+    }
+
+    pub fn pipeline(&self) -> PathBuf {
+        self.dir.join("pipelines/p.toml")
+    }
+
+    pub fn pipeline_arg(&self) -> String {
+        self.pipeline().display().to_string()
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs `cmd`, expects success, and parses its stdout as JSON.
+pub fn json_of(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    serde_json::from_slice(&out).expect("--json prints JSON")
+}
+
+/// Rows per table of a schema, for "every row kept" checks.
+pub fn row_counts(db: &str, schema: &str) -> Vec<(String, i64)> {
+    let mut c = client(db);
+    let tables: Vec<String> = c
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = $1 AND tablename <> 'padetl_schema_history' ORDER BY 1",
+            &[&schema],
+        )
+        .expect("list tables")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    tables
+        .into_iter()
+        .map(|t| {
+            let n = count(db, &format!("\"{schema}\".\"{t}\""));
+            (t, n)
+        })
+        .collect()
 }
