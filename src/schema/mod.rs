@@ -35,7 +35,7 @@ pub enum SchemaError {
     ChecksumMismatch { file: String, version: i64 },
     #[error("the target's history records migration {version}, which migrations/ does not have; is this padetl older than the one that last ran here?")]
     UnknownVersion { version: i64 },
-    #[error("the target's history says version {recorded}, but its tables match {shape}; the history must agree with the tables. Find out what changed them, then correct the history table ({HISTORY_TABLE})")]
+    #[error("the target's history says version {recorded}, but its catalog says {shape}; the history must agree with the tables. Find out what changed them, then correct the history table ({HISTORY_TABLE})")]
     HistoryDisagrees { recorded: i64, shape: String },
     #[error("cannot reconcile tables {}: {reason}", tables.join(", "))]
     Unrecognised { tables: Vec<String>, reason: String },

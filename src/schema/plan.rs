@@ -374,7 +374,7 @@ pub fn plan_schema(input: &PlanInput<'_>) -> Result<SchemaPlan, SchemaError> {
         app_schema: input.app_schema.to_string(),
         head,
         history: recorded.clone(),
-        shape_version: shape_version(&lineages, input.actual, input.desired),
+        shape_version: shape_version(&lineages, input.actual, input.desired, hint),
         action: Action::Use,
         tables,
         steps: vec![],
@@ -410,7 +410,7 @@ pub fn plan_schema(input: &PlanInput<'_>) -> Result<SchemaPlan, SchemaError> {
             if let Some(r) = last_recorded.filter(|r| *r != head) {
                 return Err(SchemaError::HistoryDisagrees {
                     recorded: r,
-                    shape: "no single version (some tables match the last one, the rest are missing or drifted)".into(),
+                    shape: "that the tables equal no single version (some match the last one, the rest are missing or drifted)".into(),
                 });
             }
             plan.action = Action::Repair;
@@ -425,8 +425,8 @@ pub fn plan_schema(input: &PlanInput<'_>) -> Result<SchemaPlan, SchemaError> {
 
 fn describe_shape(k: i64) -> String {
     match k {
-        0 => "no tables at all".into(),
-        k => format!("version {k}"),
+        0 => "that no table exists".into(),
+        k => format!("that every table equals version {k}"),
     }
 }
 
@@ -449,29 +449,41 @@ fn check_history(input: &PlanInput<'_>) -> Result<(), SchemaError> {
 }
 
 /// The version `k` whose every table the target has, exactly, and nothing
-/// of the other versions' names; 0 when no managed table exists.
+/// of the other versions' names; 0 when no managed table exists. Versions
+/// that differ only in data (an `UPDATE`-only migration) have one shape:
+/// then the history's last version decides, else the latest one.
 fn shape_version(
     lineages: &[Lineage],
     actual: &SchemaShape,
     desired: &VersionShapes,
+    hint: Option<i64>,
 ) -> Option<i64> {
     if lineages.iter().all(|l| l.found(actual).is_none()) {
         return Some(0);
     }
-    desired.versions.iter().rev().map(|(v, _)| *v).find(|v| {
-        lineages
-            .iter()
-            .all(|l| match (l.name_at(*v), l.found(actual)) {
-                (Some(name), Some(found)) => {
-                    found.name == name
-                        && l.versions
-                            .iter()
-                            .any(|(x, t)| x == v && found.same_structure(t))
-                }
-                (None, None) => true,
-                _ => false,
-            })
-    })
+    let equal: Vec<i64> = desired
+        .versions
+        .iter()
+        .map(|(v, _)| *v)
+        .filter(|v| {
+            lineages
+                .iter()
+                .all(|l| match (l.name_at(*v), l.found(actual)) {
+                    (Some(name), Some(found)) => {
+                        found.name == name
+                            && l.versions
+                                .iter()
+                                .any(|(x, t)| x == v && found.same_structure(t))
+                    }
+                    (None, None) => true,
+                    _ => false,
+                })
+        })
+        .collect();
+    match hint {
+        Some(h) if equal.contains(&h) => Some(h),
+        _ => equal.last().copied(),
+    }
 }
 
 /// Versions up to `k` not yet recorded are recorded without running.
@@ -907,6 +919,34 @@ mod tests {
             Err(SchemaError::ChecksumMismatch { file, version: 2 }) => assert_eq!(file, "2.sql"),
             other => panic!("expected a checksum mismatch, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_data_only_migration_is_told_apart_by_the_history() {
+        let mut desired = desired();
+        desired.versions.push((4, v(3)));
+        let mut migrations = migs();
+        migrations.push(Migration {
+            version: 4,
+            name: "v4".into(),
+            path: PathBuf::from("4.sql"),
+            file: "4.sql".into(),
+            sql: "UPDATE req SET qty = qty".into(),
+            checksum: "c4".into(),
+        });
+        let facts = Facts::default();
+        let plan = plan_schema(&PlanInput {
+            app_schema: "app",
+            actual: &v(3),
+            desired: &desired,
+            history: history(3).as_deref(),
+            migrations: &migrations,
+            facts: &facts,
+            allow_destructive: false,
+        })
+        .unwrap();
+        assert_eq!(plan.action, Action::Upgrade { from: 3, to: 4 });
+        assert_eq!(plan.migration_versions(), [4]);
     }
 
     #[test]

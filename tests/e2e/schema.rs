@@ -522,3 +522,45 @@ fn a_migration_reaching_the_reference_schema_indirectly_is_caught_and_rolled_bac
     assert_eq!(schema_fingerprint(tgt, "bo_airflow"), reference);
     assert_eq!(row_counts(tgt, "padealing"), vec![]);
 }
+
+#[test]
+fn a_history_that_disagrees_with_the_tables_is_refused() {
+    let dbs = seeded("s_lies");
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
+    run(&dbs, "pipelines/dev.toml");
+    // The app's alembic_version once recorded revisions its tables did not have.
+    client(tgt)
+        .batch_execute("DELETE FROM padealing.padetl_schema_history WHERE version = 3")
+        .expect("make the history lie");
+    let before = schema_fingerprint(tgt, "padealing");
+    padetl(src, tgt)
+        .args(["run", "pipelines/dev.toml", "--quiet"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "history says version 2, but its catalog says that every table equals version 3",
+        ));
+    assert_eq!(schema_fingerprint(tgt, "padealing"), before);
+}
+
+#[test]
+fn a_migration_that_loses_rows_is_refused_without_allow_destructive() {
+    let dbs = seeded("s_lose");
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
+    run(&dbs, "pipelines/dev.toml");
+    let ws = Workspace::new(&[V1, V2, V3], "");
+    ws.add_migration(
+        "0004_tidy.sql",
+        "DELETE FROM audit_log WHERE id % 2 = 0;\n",
+    );
+    let before = schema_fingerprint(tgt, "padealing");
+    padetl(src, tgt)
+        .args(["migrate", &ws.pipeline_arg(), "--quiet"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("would lose rows")
+                .and(predicate::str::contains("audit_log went from")),
+        );
+    assert_eq!(schema_fingerprint(tgt, "padealing"), before);
+}
