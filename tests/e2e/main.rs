@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod demo;
+mod kill;
 mod load;
 mod pipelines;
 mod schema;

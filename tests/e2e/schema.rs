@@ -10,7 +10,8 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 use crate::util::{
-    client, json_of, padetl, repo, row_counts, schema_fingerprint, url_for, TestDbs, Workspace,
+    client, json_of, padetl, repo, row_counts, schema_fingerprint, seed_v1_rows, url_for,
+    v1_by_hand, TestDbs, Workspace,
 };
 
 const V1: &str = "0001_v1_legacy_layout.sql";
@@ -29,31 +30,6 @@ fn seeded(tag: &str) -> TestDbs {
         .batch_execute("DROP SCHEMA padealing CASCADE")
         .expect("drop the demo's app schema");
     dbs
-}
-
-/// Legacy rows for `n` requests in the v1 tables of `padealing` (the seed
-/// writes to `pa_dealing`, so the schema is renamed around it).
-fn seed_v1_rows(db: &str, n: i32) {
-    let mut c = client(db);
-    c.batch_execute("ALTER SCHEMA padealing RENAME TO pa_dealing")
-        .expect("rename for the seed");
-    c.batch_execute(&std::fs::read_to_string(repo().join("seed/legacy.sql")).unwrap())
-        .expect("load the legacy seed");
-    c.execute("SELECT padetl_seed_legacy($1)", &[&n])
-        .expect("seed legacy rows");
-    c.batch_execute("ALTER SCHEMA pa_dealing RENAME TO padealing")
-        .expect("rename back");
-}
-
-/// v1 tables with rows, made without padetl (no history table).
-fn v1_by_hand(db: &str, n: i32) {
-    let v1 = std::fs::read_to_string(repo().join("migrations").join(V1)).unwrap();
-    client(db)
-        .batch_execute(&format!(
-            "CREATE SCHEMA padealing; SET search_path TO padealing; {v1}; SET search_path TO DEFAULT"
-        ))
-        .expect("v1 tables");
-    seed_v1_rows(db, n);
 }
 
 fn plan_json(dbs: &TestDbs, pipeline: &str) -> Value {
@@ -549,10 +525,7 @@ fn a_migration_that_loses_rows_is_refused_without_allow_destructive() {
     let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
     run(&dbs, "pipelines/dev.toml");
     let ws = Workspace::new(&[V1, V2, V3], "");
-    ws.add_migration(
-        "0004_tidy.sql",
-        "DELETE FROM audit_log WHERE id % 2 = 0;\n",
-    );
+    ws.add_migration("0004_tidy.sql", "DELETE FROM audit_log WHERE id % 2 = 0;\n");
     let before = schema_fingerprint(tgt, "padealing");
     padetl(src, tgt)
         .args(["migrate", &ws.pipeline_arg(), "--quiet"])

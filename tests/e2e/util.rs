@@ -218,3 +218,28 @@ pub fn row_counts(db: &str, schema: &str) -> Vec<(String, i64)> {
         })
         .collect()
 }
+
+/// Legacy rows for `n` requests in the v1 tables of `padealing` (the seed
+/// writes to `pa_dealing`, so the schema is renamed around it).
+pub fn seed_v1_rows(db: &str, n: i32) {
+    let mut c = client(db);
+    c.batch_execute("ALTER SCHEMA padealing RENAME TO pa_dealing")
+        .expect("rename for the seed");
+    c.batch_execute(&std::fs::read_to_string(repo().join("seed/legacy.sql")).unwrap())
+        .expect("load the legacy seed");
+    c.execute("SELECT padetl_seed_legacy($1)", &[&n])
+        .expect("seed legacy rows");
+    c.batch_execute("ALTER SCHEMA pa_dealing RENAME TO padealing")
+        .expect("rename back");
+}
+
+/// v1 tables with rows, made without padetl (no history table).
+pub fn v1_by_hand(db: &str, n: i32) {
+    let v1 = std::fs::read_to_string(repo().join("migrations/0001_v1_legacy_layout.sql")).unwrap();
+    client(db)
+        .batch_execute(&format!(
+            "CREATE SCHEMA padealing; SET search_path TO padealing; {v1}; SET search_path TO DEFAULT"
+        ))
+        .expect("v1 tables");
+    seed_v1_rows(db, n);
+}
