@@ -8,7 +8,7 @@ use tokio_postgres::{Client, Transaction};
 use crate::config::{Keymap, Pipeline, TableSpec};
 use crate::error::Error;
 use crate::extract::{count_rows, stream_table, CxReader, ExtractError};
-use crate::load::TableLoad;
+use crate::load::{load_order, PendingDelete, TableLoad};
 use crate::report::progress::Progress;
 use crate::report::{RunReport, TableReport};
 use crate::schema::{apply_plan, load_migrations, prepare, Migration, ReferenceGuard, SchemaPlan};
@@ -53,8 +53,14 @@ pub async fn run_pipeline(
         keymaps.push(build_keymap(&session, km, &source, &target).await?);
     }
     let mut tables = Vec::new();
-    for spec in &pipeline.tables {
-        tables.push(load_table(&tx, &session, pipeline, spec, &source, progress).await?);
+    let mut deletes = Vec::new();
+    for spec in load_order(&tx, pipeline).await? {
+        let (report, delete) = load_table(&tx, &session, pipeline, spec, &source, progress).await?;
+        tables.push(report);
+        deletes.extend(delete.map(|d| (tables.len() - 1, d)));
+    }
+    for (i, delete) in deletes.iter().rev() {
+        tables[*i].deleted = delete.run(&tx).await?;
     }
     guard.verify(&tx, "loading").await?;
     tx.commit()
@@ -213,15 +219,20 @@ async fn load_table(
     spec: &TableSpec,
     source: &CxReader,
     progress: &Progress,
-) -> Result<TableReport, Error> {
+) -> Result<(TableReport, Option<PendingDelete>), Error> {
     let started = Instant::now();
     let (reader, s) = (source.clone(), spec.clone());
     let count = tokio::task::spawn_blocking(move || count_rows(&reader, &s))
         .await
         .map_err(|e| Error::Internal(format!("count task: {e}")))??;
     let mut bar = progress.table(spec.name.as_str(), count.rows);
-    let mut load =
-        TableLoad::begin(tx, pipeline.target_table(&spec.name), spec.key.as_str()).await?;
+    let mut load = TableLoad::begin(
+        tx,
+        pipeline.target_table(&spec.name),
+        spec.key.as_str(),
+        spec.mode,
+    )
+    .await?;
     let mut pages = stream_table(
         source.clone(),
         spec.clone(),
@@ -256,10 +267,12 @@ async fn load_table(
         }
         .into());
     }
-    let merged = load.finish().await?;
+    let (merged, delete) = load.finish().await?;
     session.set_rejected(spec.name.as_str(), &rejections.keys)?;
     let report = TableReport {
         table: spec.name.to_string(),
+        mode: spec.mode,
+        deleted: 0,
         read,
         inserted: merged.inserted,
         updated: merged.updated,
@@ -273,7 +286,7 @@ async fn load_table(
         report.written(),
         report.rejected
     ));
-    Ok(report)
+    Ok((report, delete))
 }
 
 /// A transform maps each source row to one output row; dropping rows in SQL

@@ -104,7 +104,10 @@ fn read_one(
 /// that merging files from several folders keeps each path meaningful.
 fn anchor_paths(raw: &mut RawPipeline, dir: &Path) {
     for t in &mut raw.tables {
-        t.sql = dir.join(&t.sql).to_string_lossy().into_owned();
+        t.sql = t
+            .sql
+            .as_ref()
+            .map(|sql| dir.join(sql).to_string_lossy().into_owned());
     }
     if let Some(target) = &mut raw.target {
         if let Some(m) = &target.migrations {

@@ -104,6 +104,40 @@ pub struct TableSpec {
     pub key: Ident,
     pub transform_path: PathBuf,
     pub transform_sql: String,
+    pub mode: LoadMode,
+}
+
+/// How staged rows reach a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    /// Insert new keys, update changed rows, leave equal rows alone.
+    #[default]
+    Upsert,
+    /// Insert new keys; a key already there with other values is an error
+    /// (append-only tables such as the audit log are never rewritten).
+    Insert,
+    /// The table ends up exactly the loaded rows: upsert, then delete the
+    /// rows whose key was not loaded (children first, after every table).
+    Replace,
+}
+
+impl LoadMode {
+    pub const NAMES: [&'static str; 3] = ["upsert", "insert", "replace"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [LoadMode::Upsert, LoadMode::Insert, LoadMode::Replace]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadMode::Upsert => "upsert",
+            LoadMode::Insert => "insert",
+            LoadMode::Replace => "replace",
+        }
+    }
 }
 
 impl Pipeline {

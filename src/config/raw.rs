@@ -81,7 +81,7 @@ pub struct RawKey {
     pub expr: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTable {
     /// Target table in the app schema.
@@ -93,7 +93,9 @@ pub struct RawTable {
     /// Integer key: extraction pages on it, the load merges on it.
     pub key: Option<String>,
     /// Transform SQL file, relative to the declaring file.
-    pub sql: String,
+    pub sql: Option<String>,
+    /// `upsert` (default), `insert` or `replace`.
+    pub mode: Option<String>,
 }
 
 /// Merges `over` onto `base` field by field: the environment's file wins over its includes.
@@ -129,7 +131,30 @@ pub fn merge(mut base: RawPipeline, over: RawPipeline) -> RawPipeline {
         };
         base.keymaps.insert(name, merged);
     }
-    base.tables.extend(over.tables);
+    // A table named again in the including file overrides the include's
+    // fields; named twice in one file, it stays twice and is reported.
+    let n_base = base.tables.len();
+    let mut named = std::collections::BTreeSet::new();
+    for o in over.tables {
+        let first = named.insert(o.name.clone());
+        match base.tables[..n_base]
+            .iter_mut()
+            .find(|b| first && b.name == o.name)
+        {
+            Some(b) => {
+                let old = std::mem::take(b);
+                *b = RawTable {
+                    name: old.name,
+                    source: o.source.or(old.source),
+                    query: o.query.or(old.query),
+                    key: o.key.or(old.key),
+                    sql: o.sql.or(old.sql),
+                    mode: o.mode.or(old.mode),
+                };
+            }
+            None => base.tables.push(o),
+        }
+    }
     base
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::env::{interpolate, EnvVars};
 use super::error::{ConfigError, Problem};
 use super::load::{read_pipeline_files, LoadedFiles};
-use super::model::{Keymap, Pipeline, SourceConfig, TableSpec, TargetConfig, Timeout};
+use super::model::{Keymap, LoadMode, Pipeline, SourceConfig, TableSpec, TargetConfig, Timeout};
 use super::names::{Ident, QualifiedName};
 use super::raw::{RawKeymap, RawTable};
 use super::url::DatabaseUrl;
@@ -344,6 +344,18 @@ impl Resolver<'_> {
 
     fn table(&mut self, t: &RawTable) -> Option<TableSpec> {
         let name = self.ident(&t.name, "table name");
+        let mode_raw = t.mode.as_deref().unwrap_or("upsert");
+        let mode = LoadMode::parse(mode_raw).or_else(|| {
+            self.problem_at(
+                &format!("\"{mode_raw}\""),
+                format!(
+                    "table `{}`: mode `{mode_raw}` is not one of {}",
+                    t.name,
+                    LoadMode::NAMES.join(", ")
+                ),
+            );
+            None
+        });
         let key = self.ident(t.key.as_deref().unwrap_or("id"), "table key");
         let (source_query, source_label) = match (&t.source, &t.query) {
             (Some(src), None) => {
@@ -364,7 +376,14 @@ impl Resolver<'_> {
                 return None;
             }
         };
-        let transform_path = PathBuf::from(&t.sql);
+        let Some(sql) = &t.sql else {
+            self.problem_at(
+                &format!("\"{}\"", t.name),
+                format!("table `{}` needs `sql`: the transform file", t.name),
+            );
+            return None;
+        };
+        let transform_path = PathBuf::from(sql);
         let transform_sql = match std::fs::read_to_string(&transform_path) {
             Ok(sql) => sql,
             Err(e) => {
@@ -390,6 +409,7 @@ impl Resolver<'_> {
             key: key?,
             transform_path,
             transform_sql,
+            mode: mode?,
         })
     }
 }

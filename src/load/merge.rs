@@ -37,13 +37,10 @@ pub fn merge_sql(
             .iter()
             .map(|c| format!("\"{0}\" = EXCLUDED.\"{0}\"", c.name))
             .collect();
-        let old: Vec<String> = non_key.iter().map(|c| comparable("t", c)).collect();
-        let new: Vec<String> = non_key.iter().map(|c| comparable("EXCLUDED", c)).collect();
         format!(
-            "DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
+            "DO UPDATE SET {} WHERE {}",
             set.join(", "),
-            old.join(", "),
-            new.join(", ")
+            differs("t", "EXCLUDED", &non_key)
         )
     };
     format!(
@@ -52,6 +49,64 @@ pub fn merge_sql(
          SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
         target = table.quoted()
     )
+}
+
+/// `insert` mode: new keys only. Rows whose key exists are checked by
+/// [`conflicts_sql`] first, so `DO NOTHING` skips only equal rows.
+pub fn insert_sql(
+    stage: &str,
+    table: &QualifiedName,
+    key: &str,
+    columns: &[CatalogColumn],
+) -> String {
+    let cols = column_list(columns, "");
+    format!(
+        "WITH ins AS (INSERT INTO {target} ({cols}) SELECT {cols} FROM pg_temp.\"{stage}\" \
+         ON CONFLICT (\"{key}\") DO NOTHING RETURNING 1) SELECT count(*) FROM ins",
+        target = table.quoted()
+    )
+}
+
+/// Staged rows whose key is already in the table with other values: how
+/// many, and the first few keys.
+pub fn conflicts_sql(
+    stage: &str,
+    table: &QualifiedName,
+    key: &str,
+    columns: &[CatalogColumn],
+) -> String {
+    let non_key: Vec<&CatalogColumn> = columns.iter().filter(|c| c.name != key).collect();
+    let differs = match non_key.is_empty() {
+        true => "false".to_string(),
+        false => differs("t", "s", &non_key),
+    };
+    format!(
+        "SELECT count(*) OVER (), s.\"{key}\"::text FROM pg_temp.\"{stage}\" s \
+         JOIN {target} t ON t.\"{key}\" = s.\"{key}\" WHERE {differs} ORDER BY s.\"{key}\" LIMIT 5",
+        target = table.quoted()
+    )
+}
+
+/// `replace` mode: rows whose key was not loaded, deleted; returns how many.
+pub fn delete_missing_sql(stage: &str, table: &QualifiedName, key: &str) -> String {
+    format!(
+        "WITH gone AS (DELETE FROM {target} t WHERE NOT EXISTS \
+         (SELECT 1 FROM pg_temp.\"{stage}\" s WHERE s.\"{key}\" = t.\"{key}\") RETURNING 1) \
+         SELECT count(*) FROM gone",
+        target = table.quoted()
+    )
+}
+
+/// `(old cols) IS DISTINCT FROM (new cols)`: NULL-safe, all columns at once.
+fn differs(old: &str, new: &str, columns: &[&CatalogColumn]) -> String {
+    let side = |alias: &str| {
+        columns
+            .iter()
+            .map(|c| comparable(alias, c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!("({}) IS DISTINCT FROM ({})", side(old), side(new))
 }
 
 /// `json` has no equality operator; compare its text instead.

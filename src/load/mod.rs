@@ -4,13 +4,18 @@
 mod encode;
 mod merge;
 mod numeric;
+mod order;
 mod pgtype;
 mod table;
 
 pub use encode::{CopyEncoder, EncodeError, TargetColumn};
-pub use merge::{bump_sequence_sql, copy_sql, create_stage_sql, merge_sql};
+pub use merge::{
+    bump_sequence_sql, conflicts_sql, copy_sql, create_stage_sql, delete_missing_sql, insert_sql,
+    merge_sql,
+};
+pub use order::load_order;
 pub use pgtype::PgType;
-pub use table::{MergeCounts, TableLoad};
+pub use table::{MergeCounts, PendingDelete, TableLoad};
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::array_value_to_string;
@@ -32,6 +37,12 @@ pub enum LoadError {
     },
     #[error("table {table}: {message}")]
     Shape { table: String, message: String },
+    #[error("table {table} is loaded in insert mode, but {count} row(s) have keys already in it with other values (first: {}); nothing was written. Use mode = \"upsert\" if they may change", keys.join(", "))]
+    KeyConflict {
+        table: String,
+        count: i64,
+        keys: Vec<String>,
+    },
     #[error("table {table}: {what}: {message}")]
     Db {
         table: String,

@@ -10,10 +10,13 @@ use futures_util::SinkExt;
 use tokio_postgres::{CopyInSink, Transaction};
 
 use super::encode::{CopyEncoder, TargetColumn};
-use super::merge::{bump_sequence_sql, copy_sql, create_stage_sql, merge_sql};
+use super::merge::{
+    bump_sequence_sql, conflicts_sql, copy_sql, create_stage_sql, delete_missing_sql, insert_sql,
+    merge_sql,
+};
 use super::pgtype::PgType;
 use super::LoadError;
-use crate::config::QualifiedName;
+use crate::config::{LoadMode, QualifiedName};
 use crate::schema::{table_columns, CatalogColumn};
 
 /// Bytes buffered before they are sent to the server.
@@ -28,11 +31,39 @@ pub struct MergeCounts {
     pub unchanged: u64,
 }
 
+/// A `replace` table's deletion of the rows it did not load. It runs after
+/// every table is loaded, children first, so that a parent row is deleted
+/// only once no child row still points at it.
+#[derive(Debug, Clone)]
+pub struct PendingDelete {
+    pub table: QualifiedName,
+    sql: String,
+}
+
+impl PendingDelete {
+    /// Deletes; returns how many rows went.
+    pub async fn run(&self, tx: &Transaction<'_>) -> Result<u64, LoadError> {
+        let n: i64 = tx
+            .query_one(self.sql.as_str(), &[])
+            .await
+            .map_err(|e| {
+                LoadError::db(
+                    &self.table,
+                    "deleting rows that were not loaded (replace mode)",
+                    &e,
+                )
+            })?
+            .get(0);
+        Ok(n as u64)
+    }
+}
+
 /// An open load of one table; [`TableLoad::finish`] merges and reports.
 pub struct TableLoad<'t> {
     tx: &'t Transaction<'t>,
     table: QualifiedName,
     key: String,
+    mode: LoadMode,
     stage: String,
     catalog: Vec<CatalogColumn>,
     copy: Option<OpenCopy>,
@@ -52,6 +83,7 @@ impl<'t> TableLoad<'t> {
         tx: &'t Transaction<'t>,
         table: QualifiedName,
         key: &str,
+        mode: LoadMode,
     ) -> Result<TableLoad<'t>, LoadError> {
         let catalog = table_columns(tx, &table).await?;
         if !catalog.iter().any(|c| c.name == key) {
@@ -68,6 +100,7 @@ impl<'t> TableLoad<'t> {
             tx,
             table,
             key: key.to_string(),
+            mode,
             stage,
             catalog,
             copy: None,
@@ -148,36 +181,83 @@ impl<'t> TableLoad<'t> {
         })
     }
 
-    /// Ends the COPY, merges staging into the table and moves its sequence.
-    pub async fn finish(mut self) -> Result<MergeCounts, LoadError> {
-        let Some(mut copy) = self.copy.take() else {
-            return Ok(MergeCounts::default());
+    /// Ends the COPY, merges staging into the table as the mode says and
+    /// moves its sequence. A `replace` table also returns its deletion.
+    pub async fn finish(mut self) -> Result<(MergeCounts, Option<PendingDelete>), LoadError> {
+        let columns = match self.copy.take() {
+            Some(mut copy) => {
+                CopyEncoder::write_trailer(&mut copy.buf);
+                copy.send_buffered(&self.table).await?;
+                copy.sink
+                    .as_mut()
+                    .finish()
+                    .await
+                    .map_err(|e| LoadError::db(&self.table, "finishing COPY", &e))?;
+                copy.columns
+            }
+            None => self.catalog.clone(),
         };
-        CopyEncoder::write_trailer(&mut copy.buf);
-        copy.send_buffered(&self.table).await?;
-        copy.sink
-            .as_mut()
-            .finish()
-            .await
-            .map_err(|e| LoadError::db(&self.table, "finishing COPY", &e))?;
-        let merge = merge_sql(&self.stage, &self.table, &self.key, &copy.columns);
-        let row = self
-            .tx
-            .query_one(merge.as_str(), &[])
-            .await
-            .map_err(|e| LoadError::db(&self.table, "merging into the table", &e))?;
-        let (inserted, updated): (i64, i64) = (row.get(0), row.get(1));
+        let pending = (self.mode == LoadMode::Replace).then(|| PendingDelete {
+            table: self.table.clone(),
+            sql: delete_missing_sql(&self.stage, &self.table, &self.key),
+        });
+        if self.staged == 0 {
+            return Ok((MergeCounts::default(), pending));
+        }
+        let (inserted, updated) = match self.mode {
+            LoadMode::Upsert | LoadMode::Replace => self.merge(&columns).await?,
+            LoadMode::Insert => (self.insert(&columns).await?, 0),
+        };
         self.tx
             .execute(bump_sequence_sql(&self.table, &self.key).as_str(), &[])
             .await
             .map_err(|e| LoadError::db(&self.table, "moving the id sequence", &e))?;
-        let (inserted, updated) = (inserted as u64, updated as u64);
-        Ok(MergeCounts {
+        let counts = MergeCounts {
             staged: self.staged,
             inserted,
             updated,
             unchanged: self.staged - inserted - updated,
-        })
+        };
+        Ok((counts, pending))
+    }
+
+    async fn merge(&self, columns: &[CatalogColumn]) -> Result<(u64, u64), LoadError> {
+        let sql = merge_sql(&self.stage, &self.table, &self.key, columns);
+        let row = self
+            .tx
+            .query_one(sql.as_str(), &[])
+            .await
+            .map_err(|e| LoadError::db(&self.table, "merging into the table", &e))?;
+        let (inserted, updated): (i64, i64) = (row.get(0), row.get(1));
+        Ok((inserted as u64, updated as u64))
+    }
+
+    /// New keys only; an existing key with other values stops the run.
+    async fn insert(&self, columns: &[CatalogColumn]) -> Result<u64, LoadError> {
+        let sql = conflicts_sql(&self.stage, &self.table, &self.key, columns);
+        let rows = self
+            .tx
+            .query(sql.as_str(), &[])
+            .await
+            .map_err(|e| LoadError::db(&self.table, "looking for key conflicts", &e))?;
+        if let Some(first) = rows.first() {
+            return Err(LoadError::KeyConflict {
+                table: self.table.to_string(),
+                count: first.get(0),
+                keys: rows
+                    .iter()
+                    .map(|r| format!("{}={}", self.key, r.get::<_, String>(1)))
+                    .collect(),
+            });
+        }
+        let sql = insert_sql(&self.stage, &self.table, &self.key, columns);
+        let n: i64 = self
+            .tx
+            .query_one(sql.as_str(), &[])
+            .await
+            .map_err(|e| LoadError::db(&self.table, "inserting into the table", &e))?
+            .get(0);
+        Ok(n as u64)
     }
 }
 

@@ -6,6 +6,7 @@ mod text;
 
 use std::collections::BTreeMap;
 
+use crate::config::LoadMode;
 use crate::schema::SchemaPlan;
 use crate::transform::KeymapSummary;
 
@@ -25,23 +26,26 @@ pub struct RunReport {
     pub seconds: f64,
 }
 
-/// One table's counts. `read = written + unchanged + rejected`.
+/// One table's counts. `read = inserted + updated + unchanged + rejected`.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct TableReport {
     pub table: String,
+    pub mode: LoadMode,
     pub read: u64,
     pub inserted: u64,
     pub updated: u64,
     pub unchanged: u64,
+    /// Rows a `replace` table had that were not loaded.
+    pub deleted: u64,
     pub rejected: u64,
     pub rejected_by_reason: BTreeMap<String, u64>,
     pub seconds: f64,
 }
 
 impl TableReport {
-    /// Rows written (inserted or changed).
+    /// Rows written (inserted, changed or deleted).
     pub fn written(&self) -> u64 {
-        self.inserted + self.updated
+        self.inserted + self.updated + self.deleted
     }
 }
 

@@ -41,14 +41,15 @@ pub fn render_text(report: &RunReport) -> String {
         .max(5);
     let _ = writeln!(
         out,
-        "\n{:<width$} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}",
-        "table", "read", "inserted", "updated", "unchanged", "rejected", "time"
+        "\n{:<width$} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "table", "mode", "read", "inserted", "updated", "unchanged", "deleted", "rejected", "time"
     );
     for t in &report.tables {
+        let mode = t.mode.as_str();
         let _ = writeln!(
             out,
-            "{:<width$} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7.2}s",
-            t.table, t.read, t.inserted, t.updated, t.unchanged, t.rejected, t.seconds
+            "{:<width$} {mode:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7.2}s",
+            t.table, t.read, t.inserted, t.updated, t.unchanged, t.deleted, t.rejected, t.seconds
         );
         for (reason, n) in &t.rejected_by_reason {
             let _ = writeln!(out, "{:<width$}   rejected {n}: {reason}", "");

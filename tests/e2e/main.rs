@@ -5,6 +5,7 @@ mod bad_input;
 mod demo;
 mod kill;
 mod load;
+mod modes;
 mod pipelines;
 mod schema;
 mod util;
