@@ -21,6 +21,11 @@ use super::pgtype::PgType;
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 /// Days between the Unix epoch and Postgres' epoch.
 const PG_EPOCH_DAYS: i32 = 10_957;
+/// Postgres' date range in days from its epoch: 4714-11-24 BC to 5874897-12-31.
+const PG_DATE_RANGE: std::ops::Range<i32> = -2_451_545..2_145_031_949;
+/// Postgres' timestamp range in µs from its epoch: 4714-11-24 BC to 294276-12-31.
+const PG_TIMESTAMP_RANGE: std::ops::Range<i64> =
+    -211_813_488_000_000_000..9_223_371_331_200_000_000;
 
 /// A column of the target table, in COPY order.
 #[derive(Debug, Clone)]
@@ -267,7 +272,8 @@ impl Col {
                 let days = a
                     .value(row)
                     .checked_sub(PG_EPOCH_DAYS)
-                    .ok_or("is out of range for date")?;
+                    .filter(|d| PG_DATE_RANGE.contains(d))
+                    .ok_or("is out of range for date (4714 BC to 5874897 AD)")?;
                 buf.put_i32(4);
                 buf.put_i32(days);
             }
@@ -275,7 +281,8 @@ impl Col {
                 let micros = a
                     .value(row)
                     .checked_sub(PG_EPOCH_MICROS)
-                    .ok_or("is out of range for a timestamp")?;
+                    .filter(|m| PG_TIMESTAMP_RANGE.contains(m))
+                    .ok_or("is out of range for a timestamp (4714 BC to 294276 AD)")?;
                 buf.put_i32(8);
                 buf.put_i64(micros);
             }
@@ -379,7 +386,7 @@ fn write_float(v: f64, pg: PgType, buf: &mut BytesMut) -> Result<(), String> {
     if pg == PgType::Float4 {
         let f = v as f32;
         if v.is_finite() && !f.is_finite() {
-            return Err(format!("({v}) is out of range for real"));
+            return Err(format!("({v:?}) is out of range for real"));
         }
         buf.put_i32(4);
         buf.put_f32(f);

@@ -7,5 +7,6 @@ mod kill;
 mod load;
 mod modes;
 mod pipelines;
+mod roundtrip;
 mod schema;
 mod util;
