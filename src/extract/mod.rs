@@ -78,7 +78,78 @@ pub fn count_rows(reader: &CxReader, spec: &TableSpec) -> Result<SourceCount, Ex
             rows - distinct
         )));
     }
+    if rows > 0 {
+        check_numerics(reader, spec)?;
+    }
     Ok(SourceCount { rows })
+}
+
+/// connectorx reads `numeric` as Decimal128(38, 10): a value with non-zero
+/// digits past 10 decimal places, more integer digits, or NaN would be
+/// rounded or lost
+/// before padetl sees it. Such a value stops the run here, by column and key.
+fn check_numerics(reader: &CxReader, spec: &TableSpec) -> Result<(), ExtractError> {
+    let probe = format!(
+        "SELECT * FROM ({}) AS padetl_probe LIMIT 1",
+        spec.source_query
+    );
+    let batches = reader.query(&probe, &spec.source_label)?;
+    let Some(schema) = batches.first().map(|b| b.schema()) else {
+        return Ok(());
+    };
+    let numeric: Vec<String> = schema
+        .fields()
+        .iter()
+        .filter(|f| matches!(f.data_type(), DataType::Decimal128(_, s) if *s == CX_NUMERIC_SCALE))
+        .map(|f| f.name().clone())
+        .collect();
+    let Some(sql) = numeric_check_sql(&spec.source_query, &spec.key.quoted(), &numeric) else {
+        return Ok(());
+    };
+    let found = reader.query(&sql, &spec.source_label)?;
+    let Some(batch) = found.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(());
+    };
+    let key = int_at(batch, 0, 0)
+        .map(|k| k.to_string())
+        .unwrap_or_default();
+    let column = datafusion::arrow::util::display::array_value_to_string(batch.column(1), 0)
+        .unwrap_or_default();
+    Err(ExtractError::Data {
+        what: spec.source_label.clone(),
+        message: format!(
+            "column `{column}` in the row with key {}={key} holds a numeric with more than {CX_NUMERIC_SCALE} decimal places, more than {} integer digits, or NaN, which the reader (connectorx) would round; round or cast it in the table's query",
+            spec.key,
+            38 - CX_NUMERIC_SCALE
+        ),
+    })
+}
+
+/// The scale connectorx gives every Postgres `numeric`.
+const CX_NUMERIC_SCALE: i8 = 10;
+
+/// First key (and column) whose numeric value connectorx cannot hold.
+fn numeric_check_sql(base: &str, key: &str, columns: &[String]) -> Option<String> {
+    if columns.is_empty() {
+        return None;
+    }
+    let bad = |c: &str| {
+        let c = format!("padetl_num.\"{}\"", c.replace('"', "\"\""));
+        format!(
+            "({c} <> round({c}, {CX_NUMERIC_SCALE}) OR abs({c}) >= 1e{} OR {c} = 'NaN')",
+            38 - CX_NUMERIC_SCALE
+        )
+    };
+    let which: Vec<String> = columns
+        .iter()
+        .map(|c| format!("WHEN {} THEN '{}'", bad(c), c.replace('\'', "''")))
+        .collect();
+    let any: Vec<String> = columns.iter().map(|c| bad(c)).collect();
+    Some(format!(
+        "SELECT padetl_num.{key} AS key, CASE {} END AS column_name FROM ({base}) AS padetl_num WHERE {} ORDER BY 1 LIMIT 1",
+        which.join(" "),
+        any.join(" OR ")
+    ))
 }
 
 /// Streams `spec`'s rows as pages of at most `batch_size` rows.

@@ -39,3 +39,34 @@ fn a_value_that_does_not_fit_fails_the_run_and_changes_nothing() {
         "a failed run changed the target"
     );
 }
+
+/// connectorx would round a numeric with more than 10 decimal places before
+/// padetl saw it; the run stops first, naming column and key.
+#[test]
+fn a_source_numeric_the_reader_would_round_is_refused() {
+    let dbs = TestDbs::reserve("cxnum", 2);
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
+    padetl(src, tgt)
+        .args(["demo", "--rows", "100", "--quiet"])
+        .assert()
+        .success();
+    let id: i32 = client(src)
+        .query_one(
+            "UPDATE pa_dealing.pad_request SET price = 1.123456789012 \
+             WHERE id = (SELECT max(id) FROM pa_dealing.pad_request) RETURNING id",
+            &[],
+        )
+        .expect("a value with 12 decimal places")
+        .get(0);
+    let before = schema_fingerprint(tgt, "padealing");
+    padetl(src, tgt)
+        .args(["run", "pipelines/dev.toml", "--quiet"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("column `price`")
+                .and(predicate::str::contains(format!("id={id}")))
+                .and(predicate::str::contains("more than 10 decimal places")),
+        );
+    assert_eq!(schema_fingerprint(tgt, "padealing"), before);
+}
