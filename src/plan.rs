@@ -194,6 +194,7 @@ pub struct PipelineSummary {
     pub reference_schema: String,
     pub timezone: String,
     pub batch_size: usize,
+    pub readers: usize,
     pub keymaps: Vec<String>,
     pub tables: Vec<String>,
 }
@@ -209,6 +210,7 @@ pub fn describe_pipeline(p: &Pipeline) -> PipelineSummary {
         reference_schema: p.target.reference_schema.to_string(),
         timezone: p.source.timezone.to_string(),
         batch_size: p.batch_size,
+        readers: p.readers,
         keymaps: p.keymaps.iter().map(|k| k.name.to_string()).collect(),
         tables: p.tables.iter().map(|t| t.name.to_string()).collect(),
     }
@@ -217,9 +219,9 @@ pub fn describe_pipeline(p: &Pipeline) -> PipelineSummary {
 impl PipelineSummary {
     pub fn render(&self) -> String {
         format!(
-            "  env {} ({})\n  source {}\n  target {} (app schema {}, reference schema {} read-only)\n  timezone {} · batch size {}\n  keymaps: {}\n  tables: {}\n",
+            "  env {} ({})\n  source {}\n  target {} (app schema {}, reference schema {} read-only)\n  timezone {} · batch size {} · {} readers per table\n  keymaps: {}\n  tables: {}\n",
             self.env, self.env_file, self.source, self.target, self.app_schema, self.reference_schema,
-            self.timezone, self.batch_size, self.keymaps.join(", "), self.tables.join(" → ")
+            self.timezone, self.batch_size, self.readers, self.keymaps.join(", "), self.tables.join(" → ")
         )
     }
 }

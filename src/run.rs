@@ -7,7 +7,7 @@ use tokio_postgres::{Client, Transaction};
 
 use crate::config::{Keymap, Pipeline, TableSpec};
 use crate::error::Error;
-use crate::extract::{count_rows, stream_table, CxReader, ExtractError};
+use crate::extract::{count_rows, partitions, stream_table, CxReader, ExtractError};
 use crate::load::{load_order, PendingDelete, TableLoad};
 use crate::report::progress::Progress;
 use crate::report::{RunReport, TableReport};
@@ -233,9 +233,12 @@ async fn load_table(
         spec.mode,
     )
     .await?;
+    let ranges = partitions(&count, pipeline.readers, pipeline.batch_size);
+    let readers = ranges.len();
     let mut pages = stream_table(
         source.clone(),
         spec.clone(),
+        ranges,
         pipeline.batch_size,
         pipeline.source.timezone,
     );
@@ -279,6 +282,7 @@ async fn load_table(
         unchanged: merged.unchanged,
         rejected: rejections.total(),
         rejected_by_reason: rejections.by_reason,
+        readers,
         seconds: started.elapsed().as_secs_f64(),
     };
     bar.finish(&format!(

@@ -13,7 +13,10 @@ mod url;
 
 pub use env::{interpolate, EnvVars};
 pub use error::{ConfigError, Problem};
-pub use model::{Keymap, LoadMode, Pipeline, SourceConfig, TableSpec, TargetConfig, Timeout};
+pub use model::{
+    CheckKind, CheckSpec, Keymap, LoadMode, Pipeline, Policy, SourceConfig, TableSpec,
+    TargetConfig, Timeout,
+};
 pub use names::{Ident, QualifiedName, TableName};
 pub use resolve::load_pipeline;
 pub use secret::Secret;

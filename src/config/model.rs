@@ -20,9 +20,17 @@ pub struct Pipeline {
     pub source: SourceConfig,
     pub target: TargetConfig,
     pub batch_size: usize,
+    /// Source readers per table (key ranges read at once); memory is about
+    /// `batch_size` × (readers + 2) rows per table.
+    pub readers: usize,
     pub keymaps: Vec<Keymap>,
     /// In load order: parents before children.
     pub tables: Vec<TableSpec>,
+    pub checks: Vec<CheckSpec>,
+    /// Violating rows shown per check in reports.
+    pub sample_rows: usize,
+    /// Columns shown as `***` in reports.
+    pub mask_columns: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -163,5 +171,102 @@ mod tests {
         assert!(Timeout::parse("60").is_err());
         assert!(Timeout::parse("1.5s").is_err());
         assert!(Timeout::parse("60s; DROP").is_err());
+    }
+}
+
+/// What happens to the rows a check finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// The run stops before anything is committed; `check` exits 1.
+    Fail,
+    /// The rows load; the report counts them and shows a sample.
+    Warn,
+    /// The rows go to the quarantine table instead of their table, and the
+    /// rows of child tables that point at them follow.
+    Quarantine,
+}
+
+impl Policy {
+    pub const NAMES: [&'static str; 3] = ["fail", "warn", "quarantine"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "fail" => Some(Policy::Fail),
+            "warn" => Some(Policy::Warn),
+            "quarantine" => Some(Policy::Quarantine),
+            _ => None,
+        }
+    }
+}
+
+/// One check of one table's transformed rows.
+#[derive(Debug, Clone)]
+pub struct CheckSpec {
+    pub name: Ident,
+    pub table: TableName,
+    pub kind: CheckKind,
+    pub policy: Policy,
+}
+
+/// What a check looks for. Numbers are kept as validated SQL literals.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckKind {
+    /// The source column's id must re-point through the keymap to exactly one
+    /// target reference row: an orphan or an ambiguous natural key violates.
+    References {
+        keymap: Ident,
+        column: Ident,
+    },
+    NotNull {
+        column: Ident,
+    },
+    /// Unique among the loaded rows and the rows already in the target.
+    Unique {
+        column: Ident,
+    },
+    AcceptedValues {
+        column: Ident,
+        values: Vec<String>,
+    },
+    Range {
+        column: Ident,
+        min: Option<String>,
+        max: Option<String>,
+    },
+    /// A DataFusion query over `source.<table>` / `output.<table>` returning
+    /// the violating rows' key column.
+    Sql {
+        query: String,
+    },
+    /// The table after the load: at least `min_rows`, and/or no smaller than before.
+    RowCount {
+        min_rows: Option<u64>,
+        not_shrink: bool,
+    },
+}
+
+impl CheckKind {
+    pub const NAMES: [&'static str; 7] = [
+        "references",
+        "not_null",
+        "unique",
+        "accepted_values",
+        "range",
+        "sql",
+        "row_count",
+    ];
+
+    /// The kind's name as the pipeline file writes it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CheckKind::References { .. } => "references",
+            CheckKind::NotNull { .. } => "not_null",
+            CheckKind::Unique { .. } => "unique",
+            CheckKind::AcceptedValues { .. } => "accepted_values",
+            CheckKind::Range { .. } => "range",
+            CheckKind::Sql { .. } => "sql",
+            CheckKind::RowCount { .. } => "row_count",
+        }
     }
 }

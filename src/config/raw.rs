@@ -26,6 +26,8 @@ pub struct RawPipeline {
     pub keymaps: BTreeMap<String, RawKeymap>,
     #[serde(default)]
     pub tables: Vec<RawTable>,
+    #[serde(default)]
+    pub checks: Vec<RawCheck>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -54,6 +56,46 @@ pub struct RawTarget {
 #[serde(deny_unknown_fields)]
 pub struct RawSettings {
     pub batch_size: Option<usize>,
+    /// Source readers per table: a large table is read in that many key ranges at once.
+    pub readers: Option<usize>,
+    /// Violating rows shown per check in reports.
+    pub sample_rows: Option<usize>,
+    /// Columns whose values reports show as `***` (quarantine keeps them).
+    pub mask_columns: Option<Vec<String>>,
+}
+
+/// One integrity check of the transformed rows (see docs/checks.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    pub name: String,
+    pub table: Option<String>,
+    /// `references`, `not_null`, `unique`, `accepted_values`, `range`, `sql`, `row_count`.
+    pub kind: Option<String>,
+    /// `fail` (default), `warn` or `quarantine`.
+    pub policy: Option<String>,
+    pub column: Option<String>,
+    /// `references`: the keymap that re-points `column`.
+    pub keymap: Option<String>,
+    /// `accepted_values`.
+    pub values: Option<Vec<String>>,
+    /// `range`, inclusive.
+    pub min: Option<RawNumber>,
+    pub max: Option<RawNumber>,
+    /// `sql`: a DataFusion query returning the violating rows' keys.
+    pub sql: Option<String>,
+    /// `row_count`: the table must hold at least this many rows after the load.
+    pub min_rows: Option<u64>,
+    /// `row_count`: the load must not leave the table smaller than before.
+    pub not_shrink: Option<bool>,
+}
+
+/// A number as TOML writes it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum RawNumber {
+    Int(i64),
+    Float(f64),
 }
 
 /// How the surrogate ids of one reference table are re-pointed from the
@@ -117,7 +159,34 @@ pub fn merge(mut base: RawPipeline, over: RawPipeline) -> RawPipeline {
     });
     base.settings = merge_opt(base.settings, over.settings, |b, o| RawSettings {
         batch_size: o.batch_size.or(b.batch_size),
+        readers: o.readers.or(b.readers),
+        sample_rows: o.sample_rows.or(b.sample_rows),
+        mask_columns: o.mask_columns.or(b.mask_columns),
     });
+    // A check named again in the including file overrides fields of the
+    // include's (e.g. prod makes a `warn` a `fail`).
+    for o in over.checks {
+        match base.checks.iter_mut().find(|b| b.name == o.name) {
+            Some(b) => {
+                let old = std::mem::take(b);
+                *b = RawCheck {
+                    name: old.name,
+                    table: o.table.or(old.table),
+                    kind: o.kind.or(old.kind),
+                    policy: o.policy.or(old.policy),
+                    column: o.column.or(old.column),
+                    keymap: o.keymap.or(old.keymap),
+                    values: o.values.or(old.values),
+                    min: o.min.or(old.min),
+                    max: o.max.or(old.max),
+                    sql: o.sql.or(old.sql),
+                    min_rows: o.min_rows.or(old.min_rows),
+                    not_shrink: o.not_shrink.or(old.not_shrink),
+                };
+            }
+            None => base.checks.push(o),
+        }
+    }
     for (name, o) in over.keymaps {
         let merged = match base.keymaps.remove(&name) {
             Some(b) => RawKeymap {

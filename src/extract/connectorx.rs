@@ -73,11 +73,26 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// SQL for one page of `base` after key `after`, ordered by `key`.
-pub fn page_sql(base: &str, key: &str, after: Option<i64>, limit: usize) -> String {
-    let filter = match after {
-        Some(k) => format!(" WHERE padetl_page.{key} > {k}"),
-        None => String::new(),
+/// SQL for one page of `base` after key `after` and up to key `upto`
+/// (both optional), ordered by `key`.
+pub fn page_sql(
+    base: &str,
+    key: &str,
+    after: Option<i64>,
+    upto: Option<i64>,
+    limit: usize,
+) -> String {
+    let mut conditions = Vec::new();
+    if let Some(k) = after {
+        conditions.push(format!("padetl_page.{key} > {k}"));
+    }
+    if let Some(k) = upto {
+        conditions.push(format!("padetl_page.{key} <= {k}"));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
     };
     format!(
         "SELECT * FROM ({base}) AS padetl_page{filter} ORDER BY padetl_page.{key} LIMIT {limit}"
@@ -85,10 +100,11 @@ pub fn page_sql(base: &str, key: &str, after: Option<i64>, limit: usize) -> Stri
 }
 
 /// SQL counting rows and rows with a key, so that a NULL or duplicate key
-/// (which paging would skip) is caught instead of silently losing rows.
+/// (which paging would skip) is caught instead of silently losing rows; the
+/// key's range is what partitioned reading splits.
 pub fn count_sql(base: &str, key: &str) -> String {
     format!(
-        "SELECT count(*) AS n, count(padetl_count.{key}) AS keyed, count(DISTINCT padetl_count.{key}) AS distinct_keys FROM ({base}) AS padetl_count"
+        "SELECT count(*) AS n, count(padetl_count.{key}) AS keyed, count(DISTINCT padetl_count.{key}) AS distinct_keys, min(padetl_count.{key}) AS min_key, max(padetl_count.{key}) AS max_key FROM ({base}) AS padetl_count"
     )
 }
 
@@ -99,9 +115,13 @@ mod tests {
     #[test]
     fn pages_continue_after_the_last_key() {
         assert_eq!(
-            page_sql("SELECT * FROM \"a\".\"b\"", "\"id\"", None, 10),
+            page_sql("SELECT * FROM \"a\".\"b\"", "\"id\"", None, None, 10),
             "SELECT * FROM (SELECT * FROM \"a\".\"b\") AS padetl_page ORDER BY padetl_page.\"id\" LIMIT 10"
         );
-        assert!(page_sql("q", "\"id\"", Some(42), 10).contains("WHERE padetl_page.\"id\" > 42"));
+        assert!(
+            page_sql("q", "\"id\"", Some(42), None, 10).contains("WHERE padetl_page.\"id\" > 42")
+        );
+        assert!(page_sql("q", "\"id\"", Some(42), Some(99), 10)
+            .contains("WHERE padetl_page.\"id\" > 42 AND padetl_page.\"id\" <= 99"));
     }
 }

@@ -1,9 +1,12 @@
 //! Extract: source rows as bounded Arrow record batches.
 //!
-//! A table is read in key-ordered pages on a blocking thread and handed over
-//! through a channel of capacity [`CHANNEL_DEPTH`], so at most that many pages
-//! plus the one being consumed are in memory. Naive timestamps are localized
-//! here (see [`timezone`]).
+//! A table is read in key-ordered pages on blocking threads and handed over
+//! through one channel of capacity [`CHANNEL_DEPTH`]. A table of more than one
+//! page per reader is split into key ranges ([`partitions`]), each paged by its
+//! own reader at the same time, so the source's latency overlaps with
+//! transforming and copying. At most the channel's pages, one page per reader
+//! and the one being consumed are in memory, whatever the table size. Naive
+//! timestamps are localized here (see [`timezone`]).
 
 mod connectorx;
 pub mod timezone;
@@ -44,6 +47,45 @@ pub enum ExtractError {
 #[derive(Debug, Clone, Copy)]
 pub struct SourceCount {
     pub rows: u64,
+    /// Smallest and largest key; `None` for an empty table.
+    pub keys: Option<(i64, i64)>,
+}
+
+/// One reader's share of a table: keys after `after` up to `upto`
+/// (`None` = unbounded on that side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRange {
+    pub after: Option<i64>,
+    pub upto: Option<i64>,
+}
+
+impl KeyRange {
+    pub const ALL: KeyRange = KeyRange {
+        after: None,
+        upto: None,
+    };
+}
+
+/// Splits a table into at most `readers` key ranges of about equal width,
+/// never more than one per page of rows. The first range is open below and
+/// the last open above, so together they cover every key whatever its value.
+pub fn partitions(count: &SourceCount, readers: usize, batch_size: usize) -> Vec<KeyRange> {
+    let pages = count.rows.div_ceil(batch_size.max(1) as u64);
+    let parts = (readers as u64).min(pages).max(1);
+    let Some((min, max)) = count.keys.filter(|_| parts > 1) else {
+        return vec![KeyRange::ALL];
+    };
+    let width = (i128::from(max) - i128::from(min) + 1) / i128::from(parts);
+    if width < 1 {
+        return vec![KeyRange::ALL];
+    }
+    let bound = |i: u64| (i128::from(min) + width * i128::from(i) - 1) as i64;
+    (0..parts)
+        .map(|i| KeyRange {
+            after: (i > 0).then(|| bound(i)),
+            upto: (i + 1 < parts).then(|| bound(i + 1)),
+        })
+        .collect()
 }
 
 /// Counts the rows `spec` will read and proves its key is usable for paging.
@@ -61,6 +103,7 @@ pub fn count_rows(reader: &CxReader, spec: &TableSpec) -> Result<SourceCount, Ex
             })
     };
     let (rows, keyed, distinct) = (value(0)?, value(1)?, value(2)?);
+    let bound = |col: usize| batches.first().and_then(|b| int_at(b, col, 0));
     let key_error = |problem: String| ExtractError::Key {
         what: spec.source_label.clone(),
         key: spec.key.to_string(),
@@ -81,7 +124,11 @@ pub fn count_rows(reader: &CxReader, spec: &TableSpec) -> Result<SourceCount, Ex
     if rows > 0 {
         check_numerics(reader, spec)?;
     }
-    Ok(SourceCount { rows })
+    let keys = bound(3).zip(bound(4));
+    if rows > 0 && keys.is_none() {
+        return Err(key_error("is not an integer column".into()));
+    }
+    Ok(SourceCount { rows, keys })
 }
 
 /// connectorx reads `numeric` as Decimal128(38, 10): a value with non-zero
@@ -152,45 +199,62 @@ fn numeric_check_sql(base: &str, key: &str, columns: &[String]) -> Option<String
     ))
 }
 
-/// Streams `spec`'s rows as pages of at most `batch_size` rows.
-/// The receiver yields pages in key order, then closes; an error ends the stream.
+/// Streams `spec`'s rows as pages of at most `batch_size` rows, one reader
+/// per range. Pages come in key order within a range, ranges interleaved;
+/// the receiver closes when every range is read. An error ends the stream.
 pub fn stream_table(
     reader: CxReader,
     spec: TableSpec,
+    ranges: Vec<KeyRange>,
     batch_size: usize,
     tz: chrono_tz::Tz,
 ) -> mpsc::Receiver<Result<RecordBatch, ExtractError>> {
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-    tokio::task::spawn_blocking(move || {
-        let mut after = None;
-        loop {
-            let page = read_page(&reader, &spec, after, batch_size, tz);
-            let (batch, last_key) = match page {
-                Ok(Some(p)) => p,
-                Ok(None) => break,
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    break;
-                }
-            };
-            let full = batch.num_rows() == batch_size;
-            if tx.blocking_send(Ok(batch)).is_err() || !full {
+    for range in ranges {
+        let (reader, spec, tx) = (reader.clone(), spec.clone(), tx.clone());
+        tokio::task::spawn_blocking(move || read_range(&reader, &spec, range, batch_size, tz, &tx));
+    }
+    rx
+}
+
+/// Pages through one key range; stops at its end, at an error, or when the
+/// consumer has gone (a failed run).
+fn read_range(
+    reader: &CxReader,
+    spec: &TableSpec,
+    range: KeyRange,
+    batch_size: usize,
+    tz: chrono_tz::Tz,
+    tx: &mpsc::Sender<Result<RecordBatch, ExtractError>>,
+) {
+    let mut after = range.after;
+    loop {
+        let page = read_page(reader, spec, after, range.upto, batch_size, tz);
+        let (batch, last_key) = match page {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
                 break;
             }
-            after = Some(last_key);
+        };
+        let full = batch.num_rows() == batch_size;
+        if tx.blocking_send(Ok(batch)).is_err() || !full {
+            break;
         }
-    });
-    rx
+        after = Some(last_key);
+    }
 }
 
 fn read_page(
     reader: &CxReader,
     spec: &TableSpec,
     after: Option<i64>,
+    upto: Option<i64>,
     limit: usize,
     tz: chrono_tz::Tz,
 ) -> Result<Option<(RecordBatch, i64)>, ExtractError> {
-    let sql = page_sql(&spec.source_query, &spec.key.quoted(), after, limit);
+    let sql = page_sql(&spec.source_query, &spec.key.quoted(), after, upto, limit);
     let batches = reader.query(&sql, &spec.source_label)?;
     let data_error = |message: String| ExtractError::Data {
         what: spec.source_label.clone(),
@@ -223,4 +287,72 @@ fn int_at(batch: &RecordBatch, col: usize, row: usize) -> Option<i64> {
     let as_i64 = cast(column, &DataType::Int64).ok()?;
     let ints = as_i64.as_any().downcast_ref::<Int64Array>()?;
     (row < ints.len() && ints.is_valid(row)).then(|| ints.value(row))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(rows: u64, min: i64, max: i64) -> SourceCount {
+        SourceCount {
+            rows,
+            keys: Some((min, max)),
+        }
+    }
+
+    /// Every key in `min..=max` (and beyond) falls in exactly one range.
+    fn covers_once(ranges: &[KeyRange], keys: impl Iterator<Item = i64>) -> bool {
+        keys.into_iter().all(|k| {
+            ranges
+                .iter()
+                .filter(|r| r.after.is_none_or(|a| k > a) && r.upto.is_none_or(|u| k <= u))
+                .count()
+                == 1
+        })
+    }
+
+    #[test]
+    fn a_table_of_one_page_is_read_whole() {
+        assert_eq!(partitions(&count(10, 1, 10), 4, 100), vec![KeyRange::ALL]);
+        assert_eq!(
+            partitions(&count(1000, 1, 1000), 1, 100),
+            vec![KeyRange::ALL]
+        );
+        let empty = SourceCount {
+            rows: 0,
+            keys: None,
+        };
+        assert_eq!(partitions(&empty, 4, 100), vec![KeyRange::ALL]);
+    }
+
+    #[test]
+    fn ranges_cover_every_key_once() {
+        let ranges = partitions(&count(1000, 1, 1000), 4, 100);
+        assert_eq!(ranges.len(), 4);
+        assert_eq!(ranges[0].after, None);
+        assert_eq!(ranges[3].upto, None);
+        assert!(covers_once(&ranges, -5..1010));
+        let ranges = partitions(&count(300, -7, 293), 3, 100);
+        assert_eq!(ranges.len(), 3);
+        assert!(covers_once(&ranges, -20..300));
+    }
+
+    #[test]
+    fn no_more_ranges_than_pages_or_keys() {
+        assert_eq!(partitions(&count(250, 1, 250), 8, 100).len(), 3);
+        // Three rows but a page of one each: keys 5, 6, 7 split fine; a
+        // range of width zero never appears.
+        assert_eq!(partitions(&count(3, 5, 7), 8, 1).len(), 3);
+        assert_eq!(partitions(&count(2, 5, 5), 2, 1), vec![KeyRange::ALL]);
+    }
+
+    #[test]
+    fn extreme_keys_do_not_overflow() {
+        let ranges = partitions(&count(1_000_000, i64::MIN, i64::MAX), 4, 1000);
+        assert_eq!(ranges.len(), 4);
+        assert!(covers_once(
+            &ranges,
+            [i64::MIN, -1, 0, 1, i64::MAX].into_iter()
+        ));
+    }
 }

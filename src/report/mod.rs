@@ -39,6 +39,8 @@ pub struct TableReport {
     pub deleted: u64,
     pub rejected: u64,
     pub rejected_by_reason: BTreeMap<String, u64>,
+    /// Source connections that read the table at once (key ranges).
+    pub readers: usize,
     pub seconds: f64,
 }
 

@@ -3,7 +3,13 @@
 
 use predicates::prelude::*;
 
-use crate::util::{client, padetl, schema_fingerprint, TestDbs};
+use crate::util::{client, count, json_of, padetl, schema_fingerprint, TestDbs, Workspace};
+
+const MIGRATIONS: [&str; 3] = [
+    "0001_v1_legacy_layout.sql",
+    "0002_v2_padealing.sql",
+    "0003_v3_current.sql",
+];
 
 #[test]
 fn a_value_that_does_not_fit_fails_the_run_and_changes_nothing() {
@@ -69,4 +75,37 @@ fn a_source_numeric_the_reader_would_round_is_refused() {
                 .and(predicate::str::contains("more than 10 decimal places")),
         );
     assert_eq!(schema_fingerprint(tgt, "padealing"), before);
+}
+
+/// A table read in key ranges by several readers at once loads exactly what
+/// one reader loads: the same rows, none twice, none lost.
+#[test]
+fn partitioned_reading_loads_the_same_rows_as_one_reader() {
+    let dbs = TestDbs::reserve("partitions", 2);
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
+    padetl(src, tgt)
+        .args(["demo", "--rows", "300", "--quiet"])
+        .assert()
+        .success();
+    let one_reader = schema_fingerprint(tgt, "padealing");
+    client(tgt)
+        .batch_execute(
+            "DELETE FROM padealing.audit_log; DELETE FROM padealing.pad_breach; \
+             DELETE FROM padealing.pad_execution; DELETE FROM padealing.pad_approval; \
+             DELETE FROM padealing.pad_request",
+        )
+        .expect("empty the app tables");
+
+    let ws = Workspace::new(&MIGRATIONS, "\n[settings]\nbatch_size = 7\nreaders = 3\n");
+    let report = json_of(padetl(src, tgt).args(["run", &ws.pipeline_arg(), "--json", "--quiet"]));
+    let requests = report["tables"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["table"] == "pad_request"))
+        .expect("pad_request in the report");
+    assert_eq!(requests["readers"], 3, "{requests}");
+    assert_eq!(
+        requests["read"].as_i64(),
+        Some(count(src, "pa_dealing.pad_request"))
+    );
+    assert_eq!(schema_fingerprint(tgt, "padealing"), one_reader);
 }
