@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{load_pipeline, Pipeline};
 use crate::error::Error;
 use crate::report::progress::Progress;
-use crate::report::{render_text, RunReport};
+use crate::report::{render_html, render_markdown, render_text, RunReport};
 use crate::run::RunOptions;
 
 /// Moves the PA Dealing application's data between environments.
@@ -31,6 +31,9 @@ const EXIT_CODES: &str = "Exit codes: 0 ok · 1 failed checks · 2 bad input or 
 pub enum Command {
     /// Reconcile the target schema, extract, re-key, load; all in one transaction.
     Run(RunArgs),
+    /// Pre-flight report: what a run would do to every table and what every
+    /// check finds, without writing anything. Exit 1 when a `fail` check fires.
+    Check(CheckArgs),
     /// Show what schema reconciliation would do, and the SQL, without changing anything.
     Plan(PlanArgs),
     /// Reconcile the target schema only (create, upgrade or repair), without loading data.
@@ -73,6 +76,21 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub target: PipelineArgs,
+    /// Print the report as Markdown (for a change ticket).
+    #[arg(long, conflicts_with = "html")]
+    pub markdown: bool,
+    /// Print the report as one self-contained HTML file.
+    #[arg(long)]
+    pub html: bool,
+    /// Count and check with destructive schema changes applied (see `plan`).
+    #[arg(long)]
+    pub allow_destructive: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Legacy requests to generate (approvals, executions, breaches and audit rows scale with it).
     #[arg(long, default_value_t = crate::demo::DEFAULT_ROWS)]
@@ -94,15 +112,36 @@ pub async fn execute(cli: Cli) -> Result<u8, Error> {
             confirm(&pipeline, args.confirm.as_deref())?;
             let options = RunOptions {
                 allow_destructive: args.allow_destructive,
+                dry: false,
             };
             let report = crate::run::run_pipeline(&pipeline, options, &progress).await?;
             print_report(&report, cli.json)
+        }
+        Command::Check(args) => {
+            let pipeline = load(&args.target)?;
+            let options = RunOptions {
+                allow_destructive: args.allow_destructive,
+                dry: true,
+            };
+            let report = crate::run::run_pipeline(&pipeline, options, &progress).await?;
+            if args.markdown {
+                print!("{}", render_markdown(&report));
+            } else if args.html {
+                print!("{}", render_html(&report));
+            } else {
+                print_report(&report, cli.json)?;
+            }
+            Ok(match report.failed_checks().is_empty() {
+                true => crate::error::exit::OK,
+                false => crate::error::exit::CHECKS_FAILED,
+            })
         }
         Command::Migrate(args) => {
             let pipeline = load(&args.target)?;
             confirm(&pipeline, args.confirm.as_deref())?;
             let options = RunOptions {
                 allow_destructive: args.allow_destructive,
+                dry: false,
             };
             let plan = crate::run::migrate(&pipeline, options, &progress).await?;
             print_json_or(cli.json, &plan, || {

@@ -37,6 +37,8 @@ pub enum Error {
     Load(#[from] LoadError),
     #[error("{0}")]
     Usage(String),
+    #[error("a check with policy `fail` found rows; nothing was written:\n  {0}\nRun `padetl check` for the full report.")]
+    ChecksFailed(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -56,6 +58,7 @@ impl Error {
             Error::Load(LoadError::Encode(EncodeError::ValueDoesNotFit { .. }) | _) => {
                 exit::BAD_INPUT
             }
+            Error::ChecksFailed(_) => exit::CHECKS_FAILED,
             Error::Internal(_) => exit::INTERNAL,
         }
     }

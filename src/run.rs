@@ -5,16 +5,17 @@ use std::time::Instant;
 
 use tokio_postgres::{Client, Transaction};
 
-use crate::config::{Keymap, Pipeline, TableSpec};
+use crate::config::{Keymap, Pipeline, Policy, TableSpec};
 use crate::error::Error;
 use crate::extract::{count_rows, partitions, stream_table, CxReader, ExtractError};
-use crate::load::{load_order, PendingDelete, TableLoad};
+use crate::load::{foreign_keys, load_order, write_quarantine, PendingDelete, TableLoad};
 use crate::report::progress::Progress;
 use crate::report::{RunReport, TableReport};
 use crate::schema::{apply_plan, load_migrations, prepare, Migration, ReferenceGuard, SchemaPlan};
 use crate::target::{connect, query_error};
 use crate::transform::{
-    split_rejected, KeymapSummary, Rejections, TransformError, TransformSession,
+    split_rejected, Checks, KeymapSummary, QuarantinedRow, Rejections, TransformError,
+    TransformSession,
 };
 
 /// Choices a user makes per run, beyond the pipeline file.
@@ -22,6 +23,9 @@ use crate::transform::{
 pub struct RunOptions {
     /// Apply destructive schema changes instead of refusing them.
     pub allow_destructive: bool,
+    /// `check`: do everything up to the merge, count what it would do, run
+    /// every check, then roll back. Nothing is written to a real table.
+    pub dry: bool,
 }
 
 /// Runs `pipeline`: reconcile, extract, transform, load, commit.
@@ -52,20 +56,47 @@ pub async fn run_pipeline(
     for km in &pipeline.keymaps {
         keymaps.push(build_keymap(&session, km, &source, &target).await?);
     }
+    let fks = foreign_keys(&tx, pipeline.target.app_schema.as_str()).await?;
+    let mut checks = Checks::new(pipeline, fks);
+    let run_id = run_id();
     let mut tables = Vec::new();
-    let mut deletes = Vec::new();
+    let mut loads = Vec::new();
     for spec in load_order(&tx, pipeline).await? {
-        let (report, delete) = load_table(&tx, &session, pipeline, spec, &source, progress).await?;
+        let mut step = TableStep {
+            tx: &tx,
+            session: &session,
+            pipeline,
+            spec,
+            checks: &mut checks,
+            options,
+            run_id: &run_id,
+        };
+        let (report, loaded) = step.load(&source, progress).await?;
         tables.push(report);
-        deletes.extend(delete.map(|d| (tables.len() - 1, d)));
+        loads.push(loaded);
     }
-    for (i, delete) in deletes.iter().rev() {
-        tables[*i].deleted = delete.run(&tx).await?;
+    for (i, loaded) in loads.iter().enumerate().rev() {
+        if let Some(delete) = &loaded.delete {
+            tables[i].deleted = delete.run(&tx).await?;
+        }
+    }
+    for (t, loaded) in tables.iter().zip(&loads) {
+        let after = loaded.rows_before + (t.inserted as i64) - (t.deleted as i64);
+        checks.row_counts(&t.table, loaded.rows_before, after);
+    }
+    if !options.dry {
+        stop_on_failed_checks(&checks, None)?;
     }
     guard.verify(&tx, "loading").await?;
-    tx.commit()
-        .await
-        .map_err(|e| query_error(url, "committing", &e))?;
+    if options.dry {
+        tx.rollback()
+            .await
+            .map_err(|e| query_error(url, "rolling back the check", &e))?;
+    } else {
+        tx.commit()
+            .await
+            .map_err(|e| query_error(url, "committing", &e))?;
+    }
     Ok(RunReport {
         pipeline: pipeline.name.clone(),
         env: pipeline.env.clone(),
@@ -74,8 +105,42 @@ pub async fn run_pipeline(
         schema,
         keymaps,
         tables,
+        checks: checks.results().to_vec(),
+        dry_run: options.dry,
+        run_id,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// A `fail` check that found rows stops the run; the transaction rolls back.
+fn stop_on_failed_checks(checks: &Checks, table: Option<&str>) -> Result<(), Error> {
+    let failed = checks.failed(table);
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = failed
+        .iter()
+        .map(|c| {
+            let first: Vec<String> = c.sample.iter().map(|v| v.detail.clone()).take(3).collect();
+            format!(
+                "{} on {}: {} row(s) (first: {})",
+                c.name,
+                c.table,
+                c.violations,
+                first.join("; ")
+            )
+        })
+        .collect();
+    Err(Error::ChecksFailed(list.join("\n  ")))
+}
+
+/// Names a run in the quarantine table: UTC start time and process id.
+fn run_id() -> String {
+    format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+        std::process::id()
+    )
 }
 
 /// Reconciles the target schema only (`padetl migrate`): the same step a
@@ -212,85 +277,152 @@ async fn blocking_query(
         .map_err(Error::from)
 }
 
-async fn load_table(
-    tx: &Transaction<'_>,
-    session: &TransformSession,
-    pipeline: &Pipeline,
-    spec: &TableSpec,
-    source: &CxReader,
-    progress: &Progress,
-) -> Result<(TableReport, Option<PendingDelete>), Error> {
-    let started = Instant::now();
-    let (reader, s) = (source.clone(), spec.clone());
-    let count = tokio::task::spawn_blocking(move || count_rows(&reader, &s))
-        .await
-        .map_err(|e| Error::Internal(format!("count task: {e}")))??;
-    let mut bar = progress.table(spec.name.as_str(), count.rows);
-    let mut load = TableLoad::begin(
-        tx,
-        pipeline.target_table(&spec.name),
-        spec.key.as_str(),
-        spec.mode,
-    )
-    .await?;
-    let ranges = partitions(&count, pipeline.readers, pipeline.batch_size);
-    let readers = ranges.len();
-    let mut pages = stream_table(
-        source.clone(),
-        spec.clone(),
-        ranges,
-        pipeline.batch_size,
-        pipeline.source.timezone,
-    );
-    let mut rejections = Rejections::default();
-    let mut read = 0u64;
-    while let Some(page) = pages.recv().await {
-        let page = page?;
-        let n = page.num_rows() as u64;
-        read += n;
-        let mut out_rows = 0u64;
-        for out in session.transform(spec, page).await? {
-            out_rows += out.num_rows() as u64;
-            let kept =
-                split_rejected(&out, spec.key.as_str(), &mut rejections).map_err(|message| {
-                    TransformError::Output {
+/// What a loaded table leaves for the end of the run.
+struct Loaded {
+    delete: Option<PendingDelete>,
+    rows_before: i64,
+}
+
+/// Loading one table: extract, transform, check, stage, merge.
+struct TableStep<'a, 't> {
+    tx: &'a Transaction<'t>,
+    session: &'a TransformSession,
+    pipeline: &'a Pipeline,
+    spec: &'a TableSpec,
+    checks: &'a mut Checks,
+    options: RunOptions,
+    run_id: &'a str,
+}
+
+impl TableStep<'_, '_> {
+    async fn load(
+        &mut self,
+        source: &CxReader,
+        progress: &Progress,
+    ) -> Result<(TableReport, Loaded), Error> {
+        let (spec, pipeline, session) = (self.spec, self.pipeline, self.session);
+        let started = Instant::now();
+        let (reader, s) = (source.clone(), spec.clone());
+        let count = tokio::task::spawn_blocking(move || count_rows(&reader, &s))
+            .await
+            .map_err(|e| Error::Internal(format!("count task: {e}")))??;
+        let mut bar = progress.table(spec.name.as_str(), count.rows);
+        let mut load = TableLoad::begin(
+            self.tx,
+            pipeline.target_table(&spec.name),
+            spec.key.as_str(),
+            spec.mode,
+        )
+        .await?;
+        let rows_before = load.target_rows().await?;
+        let ranges = partitions(&count, pipeline.readers, pipeline.batch_size);
+        let readers = ranges.len();
+        let mut pages = stream_table(
+            source.clone(),
+            spec.clone(),
+            ranges,
+            pipeline.batch_size,
+            pipeline.source.timezone,
+        );
+        let mut rejections = Rejections::default();
+        let mut quarantine = Vec::new();
+        let mut read = 0u64;
+        while let Some(page) = pages.recv().await {
+            let page = page?;
+            let n = page.num_rows() as u64;
+            read += n;
+            let mut out_rows = 0u64;
+            for out in session.transform(spec, page).await? {
+                out_rows += out.num_rows() as u64;
+                let kept = split_rejected(&out, spec.key.as_str(), &mut rejections).map_err(
+                    |message| TransformError::Output {
                         table: spec.name.to_string(),
                         message,
-                    }
-                })?;
-            load.write(&kept).await?;
+                    },
+                )?;
+                let outcome = self.checks.page(session, spec, kept).await?;
+                quarantine.extend(outcome.quarantine);
+                load.write(&outcome.keep).await?;
+            }
+            check_no_rows_lost(spec, n, out_rows)?;
+            bar.advance(n);
         }
-        check_no_rows_lost(spec, n, out_rows)?;
-        bar.advance(n);
-    }
-    if read != count.rows {
-        return Err(ExtractError::Data {
-            what: spec.source_label.clone(),
-            message: format!("counted {} rows but read {read}; is something writing to the source during the run?", count.rows),
+        if read != count.rows {
+            return Err(ExtractError::Data {
+                what: spec.source_label.clone(),
+                message: format!("counted {} rows but read {read}; is something writing to the source during the run?", count.rows),
+            }
+            .into());
         }
-        .into());
+        load.end_copy().await?;
+        quarantine.extend(self.stage_checks(&mut load).await?);
+        if !self.options.dry {
+            stop_on_failed_checks(self.checks, Some(spec.name.as_str()))?;
+            write_quarantine(
+                self.tx,
+                pipeline.target.app_schema.as_str(),
+                self.run_id,
+                &quarantine,
+            )
+            .await?;
+        }
+        let (merged, delete) = load.finish(self.options.dry).await?;
+        session.set_rejected(spec.name.as_str(), &rejections.keys)?;
+        let quarantined = self.checks.close_table(session, spec.name.as_str())?;
+        let report = TableReport {
+            table: spec.name.to_string(),
+            mode: spec.mode,
+            deleted: 0,
+            read,
+            inserted: merged.inserted,
+            updated: merged.updated,
+            unchanged: merged.unchanged,
+            rejected: rejections.total(),
+            rejected_by_reason: rejections.by_reason,
+            quarantined,
+            readers,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        bar.finish(&format!(
+            "{read} read, {} written, {} rejected, {quarantined} quarantined",
+            report.written(),
+            report.rejected
+        ));
+        Ok((
+            report,
+            Loaded {
+                delete,
+                rows_before,
+            },
+        ))
     }
-    let (merged, delete) = load.finish().await?;
-    session.set_rejected(spec.name.as_str(), &rejections.keys)?;
-    let report = TableReport {
-        table: spec.name.to_string(),
-        mode: spec.mode,
-        deleted: 0,
-        read,
-        inserted: merged.inserted,
-        updated: merged.updated,
-        unchanged: merged.unchanged,
-        rejected: rejections.total(),
-        rejected_by_reason: rejections.by_reason,
-        readers,
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    bar.finish(&format!(
-        "{read} read, {} written, {} rejected",
-        report.written(),
-        report.rejected
-    ));
-    Ok((report, delete))
+
+    /// Uniqueness, checked on the whole staged table and against the target.
+    async fn stage_checks(
+        &mut self,
+        load: &mut TableLoad<'_>,
+    ) -> Result<Vec<QuarantinedRow>, Error> {
+        let table = self.spec.name.as_str();
+        let mut out = Vec::new();
+        for (index, column, policy) in self.checks.stage_checks(table) {
+            let violations = load.unique_violations(&column).await?;
+            if violations.is_empty() {
+                continue;
+            }
+            let take = policy == Policy::Quarantine;
+            let wanted: Vec<i64> = match take {
+                true => violations.iter().map(|(k, _)| *k).collect(),
+                false => violations
+                    .iter()
+                    .map(|(k, _)| *k)
+                    .take(self.pipeline.sample_rows)
+                    .collect(),
+            };
+            let rows = load.staged_rows(&wanted, take).await?;
+            out.extend(self.checks.record_stage(index, table, &violations, &rows));
+        }
+        Ok(out)
+    }
 }
 
 /// A transform maps each source row to one output row; dropping rows in SQL

@@ -190,6 +190,14 @@ pub enum Policy {
 impl Policy {
     pub const NAMES: [&'static str; 3] = ["fail", "warn", "quarantine"];
 
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Policy::Fail => "fail",
+            Policy::Warn => "warn",
+            Policy::Quarantine => "quarantine",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "fail" => Some(Policy::Fail),

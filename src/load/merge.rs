@@ -97,6 +97,57 @@ pub fn delete_missing_sql(stage: &str, table: &QualifiedName, key: &str) -> Stri
     )
 }
 
+/// `replace` mode in `check`: how many rows the deletion would take.
+pub fn count_missing_sql(stage: &str, table: &QualifiedName, key: &str) -> String {
+    format!(
+        "SELECT count(*) FROM {target} t WHERE NOT EXISTS \
+         (SELECT 1 FROM pg_temp.\"{stage}\" s WHERE s.\"{key}\" = t.\"{key}\")",
+        target = table.quoted()
+    )
+}
+
+/// What [`merge_sql`] would do, as `(inserted, updated)`, without writing.
+pub fn dry_merge_sql(
+    stage: &str,
+    table: &QualifiedName,
+    key: &str,
+    columns: &[CatalogColumn],
+) -> String {
+    let non_key: Vec<&CatalogColumn> = columns.iter().filter(|c| c.name != key).collect();
+    let differs = match non_key.is_empty() {
+        true => "false".to_string(),
+        false => differs("t", "s", &non_key),
+    };
+    format!(
+        "SELECT count(*) FILTER (WHERE t.\"{key}\" IS NULL), \
+                count(*) FILTER (WHERE t.\"{key}\" IS NOT NULL AND {differs}) \
+         FROM pg_temp.\"{stage}\" s LEFT JOIN {target} t ON t.\"{key}\" = s.\"{key}\"",
+        target = table.quoted()
+    )
+}
+
+/// Staged rows whose `column` is staged more than once, or is held by a
+/// table row of another key that the load leaves as it is: `(key, detail)`.
+pub fn unique_violations_sql(
+    stage: &str,
+    table: &QualifiedName,
+    key: &str,
+    column: &str,
+) -> String {
+    format!(
+        "SELECT s.\"{key}\"::bigint, concat('{column} = ', s.\"{column}\"::text, ' is loaded ', d.n, ' times') \
+           FROM pg_temp.\"{stage}\" s JOIN (SELECT \"{column}\" AS v, count(*) AS n FROM pg_temp.\"{stage}\" \
+             WHERE \"{column}\" IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d ON d.v = s.\"{column}\" \
+         UNION ALL \
+         SELECT s.\"{key}\"::bigint, concat('{column} = ', s.\"{column}\"::text, ' is already in the table, key ', t.\"{key}\"::text) \
+           FROM pg_temp.\"{stage}\" s JOIN {target} t ON t.\"{column}\" = s.\"{column}\" AND t.\"{key}\" <> s.\"{key}\" \
+          WHERE NOT EXISTS (SELECT 1 FROM pg_temp.\"{stage}\" s2 WHERE s2.\"{key}\" = t.\"{key}\" \
+                              AND s2.\"{column}\" IS DISTINCT FROM t.\"{column}\") \
+         ORDER BY 1",
+        target = table.quoted()
+    )
+}
+
 /// `(old cols) IS DISTINCT FROM (new cols)`: NULL-safe, all columns at once.
 fn differs(old: &str, new: &str, columns: &[&CatalogColumn]) -> String {
     let side = |alias: &str| {

@@ -6,6 +6,7 @@ mod merge;
 mod numeric;
 mod order;
 mod pgtype;
+mod quarantine;
 mod table;
 
 pub use encode::{CopyEncoder, EncodeError, TargetColumn};
@@ -13,8 +14,9 @@ pub use merge::{
     bump_sequence_sql, conflicts_sql, copy_sql, create_stage_sql, delete_missing_sql, insert_sql,
     merge_sql,
 };
-pub use order::load_order;
+pub use order::{foreign_keys, load_order};
 pub use pgtype::PgType;
+pub use quarantine::{write_quarantine, QUARANTINE_TABLE};
 pub use table::{MergeCounts, PendingDelete, TableLoad};
 
 use datafusion::arrow::record_batch::RecordBatch;

@@ -10,6 +10,7 @@ use tokio_postgres::GenericClient;
 use super::LoadError;
 use crate::config::{Pipeline, TableSpec};
 use crate::schema::SchemaError;
+use crate::transform::ForeignKey;
 
 /// Foreign keys between tables of the app schema, as `(parent, child)`.
 pub async fn catalog_edges<C: GenericClient>(
@@ -27,6 +28,34 @@ pub async fn catalog_edges<C: GenericClient>(
         .await
         .map_err(|e| LoadError::Schema(SchemaError::db("reading foreign keys", &e)))?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Single-column foreign keys between tables of the app schema: a child row
+/// follows its parent into quarantine through these.
+pub async fn foreign_keys<C: GenericClient>(
+    client: &C,
+    app_schema: &str,
+) -> Result<Vec<ForeignKey>, LoadError> {
+    let rows = client
+        .query(
+            "SELECT p.relname::text, c.relname::text, a.attname::text FROM pg_constraint k \
+             JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace \
+             JOIN pg_class p ON p.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.conkey[1] \
+             WHERE k.contype = 'f' AND cn.nspname = $1 AND pn.nspname = $1 AND c.oid <> p.oid \
+               AND array_length(k.conkey, 1) = 1 ORDER BY 2, 3",
+            &[&app_schema],
+        )
+        .await
+        .map_err(|e| LoadError::Schema(SchemaError::db("reading foreign keys", &e)))?;
+    Ok(rows
+        .iter()
+        .map(|r| ForeignKey {
+            parent: r.get(0),
+            child: r.get(1),
+            column: r.get(2),
+        })
+        .collect())
 }
 
 /// `(parent, child)` for every `rejected.<parent>` a transform reads.

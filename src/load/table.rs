@@ -1,6 +1,7 @@
 //! Loading one table inside the run's transaction: stage with binary COPY,
 //! then merge into the target.
 
+use std::collections::BTreeMap;
 use std::pin::Pin;
 
 use bytes::{Bytes, BytesMut};
@@ -11,8 +12,8 @@ use tokio_postgres::{CopyInSink, Transaction};
 
 use super::encode::{CopyEncoder, TargetColumn};
 use super::merge::{
-    bump_sequence_sql, conflicts_sql, copy_sql, create_stage_sql, delete_missing_sql, insert_sql,
-    merge_sql,
+    bump_sequence_sql, conflicts_sql, copy_sql, count_missing_sql, create_stage_sql,
+    delete_missing_sql, dry_merge_sql, insert_sql, merge_sql, unique_violations_sql,
 };
 use super::pgtype::PgType;
 use super::LoadError;
@@ -67,6 +68,8 @@ pub struct TableLoad<'t> {
     stage: String,
     catalog: Vec<CatalogColumn>,
     copy: Option<OpenCopy>,
+    /// The columns COPY wrote, once it has ended.
+    columns: Option<Vec<CatalogColumn>>,
     staged: u64,
 }
 
@@ -104,6 +107,7 @@ impl<'t> TableLoad<'t> {
             stage,
             catalog,
             copy: None,
+            columns: None,
             staged: 0,
         })
     }
@@ -181,28 +185,110 @@ impl<'t> TableLoad<'t> {
         })
     }
 
-    /// Ends the COPY, merges staging into the table as the mode says and
-    /// moves its sequence. A `replace` table also returns its deletion.
-    pub async fn finish(mut self) -> Result<(MergeCounts, Option<PendingDelete>), LoadError> {
-        let columns = match self.copy.take() {
-            Some(mut copy) => {
-                CopyEncoder::write_trailer(&mut copy.buf);
-                copy.send_buffered(&self.table).await?;
-                copy.sink
-                    .as_mut()
-                    .finish()
-                    .await
-                    .map_err(|e| LoadError::db(&self.table, "finishing COPY", &e))?;
-                copy.columns
-            }
-            None => self.catalog.clone(),
+    /// Ends the COPY, so that the staged rows can be checked and merged.
+    pub async fn end_copy(&mut self) -> Result<(), LoadError> {
+        if let Some(mut copy) = self.copy.take() {
+            CopyEncoder::write_trailer(&mut copy.buf);
+            copy.send_buffered(&self.table).await?;
+            copy.sink
+                .as_mut()
+                .finish()
+                .await
+                .map_err(|e| LoadError::db(&self.table, "finishing COPY", &e))?;
+            self.columns = Some(copy.columns);
+        }
+        Ok(())
+    }
+
+    /// Staged rows whose `column` value is staged twice or is already in the
+    /// table under another key (one that this load does not change), as
+    /// `(key, detail)` in key order.
+    pub async fn unique_violations(&self, column: &str) -> Result<Vec<(i64, String)>, LoadError> {
+        let sql = unique_violations_sql(&self.stage, &self.table, &self.key, column);
+        let rows = self.tx.query(sql.as_str(), &[]).await.map_err(|e| {
+            LoadError::db(
+                &self.table,
+                &format!("checking that {column} is unique"),
+                &e,
+            )
+        })?;
+        let mut seen = std::collections::BTreeSet::new();
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)))
+            .filter(|(k, _)| seen.insert(*k))
+            .collect())
+    }
+
+    /// Staged rows of these keys as JSON objects; with `take`, they also
+    /// leave the stage (quarantine).
+    pub async fn staged_rows(
+        &mut self,
+        keys: &[i64],
+        take: bool,
+    ) -> Result<BTreeMap<i64, serde_json::Map<String, serde_json::Value>>, LoadError> {
+        let (stage, key) = (&self.stage, &self.key);
+        let sql = match take {
+            true => format!(
+                "DELETE FROM pg_temp.\"{stage}\" s WHERE s.\"{key}\"::bigint = ANY($1) RETURNING s.\"{key}\"::bigint, to_jsonb(s)::text"
+            ),
+            false => format!(
+                "SELECT s.\"{key}\"::bigint, to_jsonb(s)::text FROM pg_temp.\"{stage}\" s WHERE s.\"{key}\"::bigint = ANY($1)"
+            ),
         };
+        let rows = self.tx.query(sql.as_str(), &[&keys]).await.map_err(|e| {
+            LoadError::db(&self.table, "taking quarantined rows out of the stage", &e)
+        })?;
+        if take {
+            self.staged -= rows.len() as u64;
+        }
+        let mut out = BTreeMap::new();
+        for r in rows {
+            let json: String = r.get(1);
+            let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+            if let serde_json::Value::Object(map) = value {
+                out.insert(r.get::<_, i64>(0), map);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rows in the target table now.
+    pub async fn target_rows(&self) -> Result<i64, LoadError> {
+        let sql = format!("SELECT count(*) FROM {}", self.table.quoted());
+        Ok(self
+            .tx
+            .query_one(sql.as_str(), &[])
+            .await
+            .map_err(|e| LoadError::db(&self.table, "counting rows", &e))?
+            .get(0))
+    }
+
+    /// Merges staging into the table as the mode says and moves its
+    /// sequence; with `dry`, only counts what the merge would do (nothing
+    /// is written to the table). A `replace` table also returns its deletion.
+    pub async fn finish(
+        mut self,
+        dry: bool,
+    ) -> Result<(MergeCounts, Option<PendingDelete>), LoadError> {
+        self.end_copy().await?;
+        let columns = self.columns.take().unwrap_or_else(|| self.catalog.clone());
         let pending = (self.mode == LoadMode::Replace).then(|| PendingDelete {
             table: self.table.clone(),
-            sql: delete_missing_sql(&self.stage, &self.table, &self.key),
+            sql: match dry {
+                false => delete_missing_sql(&self.stage, &self.table, &self.key),
+                true => count_missing_sql(&self.stage, &self.table, &self.key),
+            },
         });
         if self.staged == 0 {
             return Ok((MergeCounts::default(), pending));
+        }
+        if dry {
+            if self.mode == LoadMode::Insert {
+                self.refuse_conflicts(&columns).await?;
+            }
+            let (inserted, updated) = self.would_merge(&columns).await?;
+            return Ok((self.counts(inserted, updated), pending));
         }
         let (inserted, updated) = match self.mode {
             LoadMode::Upsert | LoadMode::Replace => self.merge(&columns).await?,
@@ -212,13 +298,26 @@ impl<'t> TableLoad<'t> {
             .execute(bump_sequence_sql(&self.table, &self.key).as_str(), &[])
             .await
             .map_err(|e| LoadError::db(&self.table, "moving the id sequence", &e))?;
-        let counts = MergeCounts {
+        Ok((self.counts(inserted, updated), pending))
+    }
+
+    fn counts(&self, inserted: u64, updated: u64) -> MergeCounts {
+        MergeCounts {
             staged: self.staged,
             inserted,
             updated,
             unchanged: self.staged - inserted - updated,
-        };
-        Ok((counts, pending))
+        }
+    }
+
+    async fn would_merge(&self, columns: &[CatalogColumn]) -> Result<(u64, u64), LoadError> {
+        let sql = dry_merge_sql(&self.stage, &self.table, &self.key, columns);
+        let row =
+            self.tx.query_one(sql.as_str(), &[]).await.map_err(|e| {
+                LoadError::db(&self.table, "comparing staged rows with the table", &e)
+            })?;
+        let (inserted, updated): (i64, i64) = (row.get(0), row.get(1));
+        Ok((inserted as u64, updated as u64))
     }
 
     async fn merge(&self, columns: &[CatalogColumn]) -> Result<(u64, u64), LoadError> {
@@ -234,6 +333,18 @@ impl<'t> TableLoad<'t> {
 
     /// New keys only; an existing key with other values stops the run.
     async fn insert(&self, columns: &[CatalogColumn]) -> Result<u64, LoadError> {
+        self.refuse_conflicts(columns).await?;
+        let sql = insert_sql(&self.stage, &self.table, &self.key, columns);
+        let n: i64 = self
+            .tx
+            .query_one(sql.as_str(), &[])
+            .await
+            .map_err(|e| LoadError::db(&self.table, "inserting into the table", &e))?
+            .get(0);
+        Ok(n as u64)
+    }
+
+    async fn refuse_conflicts(&self, columns: &[CatalogColumn]) -> Result<(), LoadError> {
         let sql = conflicts_sql(&self.stage, &self.table, &self.key, columns);
         let rows = self
             .tx
@@ -250,14 +361,7 @@ impl<'t> TableLoad<'t> {
                     .collect(),
             });
         }
-        let sql = insert_sql(&self.stage, &self.table, &self.key, columns);
-        let n: i64 = self
-            .tx
-            .query_one(sql.as_str(), &[])
-            .await
-            .map_err(|e| LoadError::db(&self.table, "inserting into the table", &e))?
-            .get(0);
-        Ok(n as u64)
+        Ok(())
     }
 }
 

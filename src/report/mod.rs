@@ -1,6 +1,8 @@
 //! Report: what a run did, as one serialisable model and its renderings
 //! (terminal text, JSON). Progress while it runs lives in [`progress`].
 
+mod html;
+mod markdown;
 pub mod progress;
 mod text;
 
@@ -8,8 +10,10 @@ use std::collections::BTreeMap;
 
 use crate::config::LoadMode;
 use crate::schema::SchemaPlan;
-use crate::transform::KeymapSummary;
+use crate::transform::{CheckResult, KeymapSummary};
 
+pub use html::render_html;
+pub use markdown::render_markdown;
 pub use text::render_text;
 
 /// The outcome of one `run` (or the demo's run).
@@ -23,10 +27,17 @@ pub struct RunReport {
     pub schema: SchemaPlan,
     pub keymaps: Vec<KeymapSummary>,
     pub tables: Vec<TableReport>,
+    /// Every check's violations, with a sample of rows.
+    pub checks: Vec<CheckResult>,
+    /// `check` computed what a run would do and wrote nothing.
+    pub dry_run: bool,
+    /// Names the run in the quarantine table.
+    pub run_id: String,
     pub seconds: f64,
 }
 
-/// One table's counts. `read = inserted + updated + unchanged + rejected`.
+/// One table's counts.
+/// `read = inserted + updated + unchanged + rejected + quarantined`.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct TableReport {
     pub table: String,
@@ -39,6 +50,8 @@ pub struct TableReport {
     pub deleted: u64,
     pub rejected: u64,
     pub rejected_by_reason: BTreeMap<String, u64>,
+    /// Rows a `quarantine` check took out of the load (or its parent's did).
+    pub quarantined: u64,
     /// Source connections that read the table at once (key ranges).
     pub readers: usize,
     pub seconds: f64,
@@ -56,4 +69,56 @@ impl RunReport {
     pub fn written(&self) -> u64 {
         self.tables.iter().map(TableReport::written).sum()
     }
+
+    /// `fail` checks that found rows: a run would stop, `check` exits 1.
+    pub fn failed_checks(&self) -> Vec<&CheckResult> {
+        self.checks
+            .iter()
+            .filter(|c| c.policy == crate::config::Policy::Fail && c.violations > 0)
+            .collect()
+    }
+
+    /// One line: what a run would do (check) or did.
+    pub fn verdict(&self) -> String {
+        let failed = self.failed_checks();
+        let warned: u64 = self
+            .checks
+            .iter()
+            .filter(|c| c.policy == crate::config::Policy::Warn)
+            .map(|c| c.violations)
+            .sum();
+        let quarantined: u64 = self.tables.iter().map(|t| t.quarantined).sum();
+        let written = self.written();
+        let mut notes = Vec::new();
+        if warned > 0 {
+            notes.push(format!("{warned} warning(s)"));
+        }
+        if quarantined > 0 {
+            notes.push(format!("{quarantined} row(s) quarantined"));
+        }
+        let notes = match notes.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", notes.join(", ")),
+        };
+        if !failed.is_empty() {
+            let names: Vec<&str> = failed.iter().map(|c| c.name.as_str()).collect();
+            return format!(
+                "FAIL: {} check(s) with policy fail found rows ({}); a run would stop before writing anything",
+                failed.len(),
+                names.join(", ")
+            );
+        }
+        let change = match (self.dry_run, written) {
+            (true, 0) => "a run would change nothing".to_string(),
+            (true, n) => format!("a run would write {n} rows"),
+            (false, 0) => "nothing to change".to_string(),
+            (false, n) => format!("{n} rows written"),
+        };
+        format!("ok: {change}{notes}")
+    }
+}
+
+/// A JSON row as one line, for tables in reports.
+fn row_text(row: &serde_json::Map<String, serde_json::Value>) -> String {
+    serde_json::Value::Object(row.clone()).to_string()
 }

@@ -41,27 +41,61 @@ pub fn render_text(report: &RunReport) -> String {
         .max(5);
     let _ = writeln!(
         out,
-        "\n{:<width$} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8}",
-        "table", "mode", "read", "inserted", "updated", "unchanged", "deleted", "rejected", "time"
+        "\n{:<width$} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>11} {:>8}",
+        "table",
+        "mode",
+        "read",
+        "inserted",
+        "updated",
+        "unchanged",
+        "deleted",
+        "rejected",
+        "quarantined",
+        "time"
     );
     for t in &report.tables {
         let mode = t.mode.as_str();
         let _ = writeln!(
             out,
-            "{:<width$} {mode:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7.2}s",
-            t.table, t.read, t.inserted, t.updated, t.unchanged, t.deleted, t.rejected, t.seconds
+            "{:<width$} {mode:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>11} {:>7.2}s",
+            t.table,
+            t.read,
+            t.inserted,
+            t.updated,
+            t.unchanged,
+            t.deleted,
+            t.rejected,
+            t.quarantined,
+            t.seconds
         );
         for (reason, n) in &t.rejected_by_reason {
             let _ = writeln!(out, "{:<width$}   rejected {n}: {reason}", "");
         }
     }
-    let written = report.written();
-    let verdict = if written == 0 {
-        "nothing to change".to_string()
-    } else {
-        format!("{written} rows written")
-    };
-    let _ = writeln!(out, "\nok: {verdict} in {:.2}s", report.seconds);
+    if !report.checks.is_empty() {
+        let _ = writeln!(out, "\nchecks:");
+        for c in &report.checks {
+            let _ = writeln!(
+                out,
+                "  {:<8} {} on {} ({}): {} row(s)",
+                c.policy.as_str(),
+                c.name,
+                c.table,
+                c.kind,
+                c.violations
+            );
+            for v in &c.sample {
+                let _ = writeln!(
+                    out,
+                    "           key {}: {}  {}",
+                    v.key,
+                    v.detail,
+                    super::row_text(&v.row)
+                );
+            }
+        }
+    }
+    let _ = writeln!(out, "\n{} in {:.2}s", report.verdict(), report.seconds);
     out
 }
 

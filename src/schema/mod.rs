@@ -16,6 +16,10 @@ mod plan;
 mod shape;
 
 pub use apply::{apply_plan, prepare, Prepared, HISTORY_TABLE};
+
+/// Tables of the app schema named `padetl_*` are padetl's own (history,
+/// quarantine): never part of the app's schema, never reported as unmanaged.
+pub const PADETL_PREFIX: &str = "padetl_";
 pub use catalog::{table_columns, CatalogColumn};
 pub use guard::ReferenceGuard;
 pub use migrations::{load_migrations, mentions_schema, Migration};

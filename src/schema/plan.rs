@@ -366,7 +366,7 @@ pub fn plan_schema(input: &PlanInput<'_>) -> Result<SchemaPlan, SchemaError> {
         .actual
         .tables
         .keys()
-        .filter(|t| !managed.contains(&t.as_str()) && t.as_str() != super::HISTORY_TABLE)
+        .filter(|t| !managed.contains(&t.as_str()) && !t.starts_with(super::PADETL_PREFIX))
         .cloned()
         .collect();
     let recorded: Option<Vec<i64>> = input.history.map(|h| h.iter().map(|(v, _)| *v).collect());

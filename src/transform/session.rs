@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, Int64Array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::MemorySchemaProvider;
@@ -12,11 +14,18 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::keymap::keymap_sql;
-use super::udf::JsonOrRaw;
+use super::udf::{IsJson, JsonOrRaw};
 use super::TransformError;
 use crate::config::{Keymap, TableSpec};
 
-const SCHEMAS: [&str; 4] = ["source", "keymap", "keyref", "rejected"];
+const SCHEMAS: [&str; 6] = [
+    "source",
+    "keymap",
+    "keyref",
+    "rejected",
+    "output",
+    "quarantined",
+];
 
 /// Counts of one keymap, for the report.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -58,6 +67,7 @@ impl TransformSession {
                 })?;
         }
         ctx.register_udf(JsonOrRaw::udf());
+        ctx.register_udf(IsJson::udf());
         Ok(TransformSession { ctx })
     }
 
@@ -91,13 +101,100 @@ impl TransformSession {
 
     /// Makes `rejected.<table>` hold `keys` (a single `key` BIGINT column).
     pub fn set_rejected(&self, table: &str, keys: &[i64]) -> Result<(), TransformError> {
+        self.set_keys("rejected", table, keys)
+    }
+
+    /// Makes `quarantined.<table>` hold `keys`, for the child tables' checks.
+    pub fn set_quarantined(&self, table: &str, keys: &[i64]) -> Result<(), TransformError> {
+        self.set_keys("quarantined", table, keys)
+    }
+
+    /// Makes `output.<table>` the rows the transform would load from this page.
+    pub fn set_output(&self, table: &str, batch: RecordBatch) -> Result<(), TransformError> {
+        self.register(&format!("output.{table}"), vec![batch])
+            .map_err(|message| TransformError::Output {
+                table: table.into(),
+                message,
+            })
+    }
+
+    /// Runs a check's `(key, detail)` query over the current page.
+    pub async fn violations(
+        &self,
+        table: &str,
+        check: &str,
+        sql: &str,
+    ) -> Result<Vec<(i64, String)>, TransformError> {
+        let err = |message: String| TransformError::Check {
+            check: check.into(),
+            table: table.into(),
+            message,
+        };
+        let batches = self.query(sql).await.map_err(err)?;
+        let mut out = Vec::new();
+        for b in &batches {
+            let keys = cast(b.column(0), &DataType::Int64).map_err(|e| err(e.to_string()))?;
+            let keys = keys.as_primitive::<Int64Type>();
+            let details = cast(b.column(1), &DataType::Utf8).map_err(|e| err(e.to_string()))?;
+            let details = details.as_string::<i32>();
+            for row in 0..b.num_rows() {
+                if keys.is_null(row) {
+                    return Err(err("the check's query returned a row without a key".into()));
+                }
+                out.push((keys.value(row), details.value(row).to_string()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The current page's source rows with these keys, as JSON objects by key.
+    pub async fn source_rows(
+        &self,
+        spec: &TableSpec,
+        keys: &[i64],
+    ) -> Result<Vec<(i64, serde_json::Map<String, serde_json::Value>)>, TransformError> {
+        if keys.is_empty() {
+            return Ok(vec![]);
+        }
+        let err = |message: String| TransformError::Output {
+            table: spec.name.to_string(),
+            message,
+        };
+        let list: Vec<String> = keys.iter().map(i64::to_string).collect();
+        let sql = format!(
+            "SELECT * FROM source.{} WHERE CAST({} AS BIGINT) IN ({})",
+            spec.name,
+            spec.key.quoted(),
+            list.join(", ")
+        );
+        let batches = self.query(&sql).await.map_err(err)?;
+        let mut rows = Vec::new();
+        for b in &batches {
+            let mut writer = datafusion::arrow::json::ArrayWriter::new(Vec::new());
+            writer.write(b).map_err(|e| err(e.to_string()))?;
+            writer.finish().map_err(|e| err(e.to_string()))?;
+            let objects: Vec<serde_json::Map<String, serde_json::Value>> =
+                serde_json::from_slice(&writer.into_inner()).map_err(|e| err(e.to_string()))?;
+            for object in objects {
+                let key = object
+                    .get(spec.key.as_str())
+                    .and_then(serde_json::Value::as_i64)
+                    .ok_or_else(|| err(format!("row without an integer `{}`", spec.key)))?;
+                rows.push((key, object));
+            }
+        }
+        Ok(rows)
+    }
+
+    fn set_keys(&self, schema_name: &str, table: &str, keys: &[i64]) -> Result<(), TransformError> {
         let schema = Arc::new(Schema::new(vec![Field::new("key", DataType::Int64, false)]));
         let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(keys.to_vec()))])
             .map_err(|e| TransformError::Output {
             table: table.into(),
             message: e.to_string(),
         })?;
-        self.register(&format!("rejected.{table}"), vec![batch])
+        self.register(&format!("{schema_name}.{table}"), vec![batch])
             .map_err(|message| TransformError::Output {
                 table: table.into(),
                 message,

@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result};
@@ -58,13 +58,58 @@ fn json_or_raw(array: &ArrayRef) -> Result<ArrayRef> {
     for v in text.iter() {
         match v {
             None => out.append_null(),
-            Some(s) if serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok() => {
-                out.append_value(s)
-            }
+            Some(s) if is_json(s) => out.append_value(s),
             Some(s) => out.append_value(serde_json::json!({ "raw": s }).to_string()),
         }
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// `is_json(text)`: whether the text parses as JSON (NULL for NULL), so a
+/// check can find payloads that `json_or_raw` would wrap.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct IsJson {
+    signature: Signature,
+}
+
+impl IsJson {
+    pub fn udf() -> ScalarUDF {
+        ScalarUDF::new_from_impl(IsJson {
+            signature: Signature::any(1, Volatility::Immutable),
+        })
+    }
+}
+
+impl ScalarUDFImpl for IsJson {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn name(&self) -> &str {
+        "is_json"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Boolean)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [arg] = args.args.as_slice() else {
+            return Err(DataFusionError::Plan("is_json takes one argument".into()));
+        };
+        let array = arg.to_array(args.number_rows)?;
+        let text = cast(&array, &DataType::Utf8)?;
+        let out: BooleanArray = text
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.map(is_json))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+fn is_json(s: &str) -> bool {
+    serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok()
 }
 
 #[cfg(test)]

@@ -1,0 +1,62 @@
+//! The quarantine table: rows a `quarantine` check took out of the load,
+//! kept in the app schema with the check, the reason, the run and the row.
+//!
+//! Keyed by (table, row key, check): a second run that quarantines the same
+//! row for the same reason changes nothing.
+
+use tokio_postgres::Transaction;
+
+use super::LoadError;
+use crate::config::QualifiedName;
+use crate::transform::QuarantinedRow;
+
+/// padetl's own table in the app schema, beside the schema history.
+pub const QUARANTINE_TABLE: &str = "padetl_quarantine";
+
+/// Creates the quarantine table if needed and writes `rows` into it.
+pub async fn write_quarantine(
+    tx: &Transaction<'_>,
+    app_schema: &str,
+    run_id: &str,
+    rows: &[QuarantinedRow],
+) -> Result<(), LoadError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let table =
+        QualifiedName::parse(&format!("{app_schema}.{QUARANTINE_TABLE}")).map_err(|message| {
+            LoadError::Shape {
+                table: QUARANTINE_TABLE.into(),
+                message,
+            }
+        })?;
+    let t = table.quoted();
+    tx.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {t} (\
+           table_name text NOT NULL, row_key bigint NOT NULL, check_name text NOT NULL, \
+           reason text NOT NULL, run_id text NOT NULL, row_data jsonb NOT NULL, \
+           quarantined_at timestamptz NOT NULL DEFAULT now(), \
+           PRIMARY KEY (table_name, row_key, check_name))"
+    ))
+    .await
+    .map_err(|e| LoadError::db(&table, "creating the quarantine table", &e))?;
+    let tables: Vec<&str> = rows.iter().map(|r| r.table.as_str()).collect();
+    let keys: Vec<i64> = rows.iter().map(|r| r.key).collect();
+    let checks: Vec<&str> = rows.iter().map(|r| r.check.as_str()).collect();
+    let reasons: Vec<&str> = rows.iter().map(|r| r.reason.as_str()).collect();
+    let data: Vec<String> = rows.iter().map(|r| r.row.to_string()).collect();
+    let sql = format!(
+        "INSERT INTO {t} AS q (table_name, row_key, check_name, reason, run_id, row_data) \
+         SELECT u.t, u.k, u.c, u.r, $6, u.d::jsonb FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[]) AS u(t, k, c, r, d) \
+         ON CONFLICT (table_name, row_key, check_name) DO UPDATE \
+           SET reason = EXCLUDED.reason, run_id = EXCLUDED.run_id, row_data = EXCLUDED.row_data, quarantined_at = now() \
+           WHERE (q.reason, q.row_data) IS DISTINCT FROM (EXCLUDED.reason, EXCLUDED.row_data)"
+    );
+    tx.execute(
+        sql.as_str(),
+        &[&tables, &keys, &checks, &reasons, &data, &run_id],
+    )
+    .await
+    .map_err(|e| LoadError::db(&table, "writing quarantined rows", &e))?;
+    Ok(())
+}

@@ -1,0 +1,381 @@
+//! What the checks found over a whole run, and what their policies do to
+//! each page: `warn` only counts, `fail` counts (the run stops at the end of
+//! the table), `quarantine` takes the rows out of the load. A row of a child
+//! table whose foreign key points at a quarantined row follows it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use datafusion::arrow::array::{BooleanArray, Int64Array};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use serde_json::{Map, Value};
+
+use super::{follows_parent_sql, page_check_sql, TransformError, TransformSession};
+use crate::config::{CheckKind, CheckSpec, Pipeline, Policy, TableSpec};
+
+/// One check's result over the run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub table: String,
+    pub kind: String,
+    pub policy: Policy,
+    pub violations: u64,
+    /// The first violating rows (sensitive columns masked).
+    pub sample: Vec<Violation>,
+}
+
+/// One violating row, for the report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Violation {
+    pub key: i64,
+    pub detail: String,
+    pub row: Map<String, Value>,
+}
+
+/// A row on its way to the quarantine table, unmasked.
+#[derive(Debug, Clone)]
+pub struct QuarantinedRow {
+    pub table: String,
+    pub key: i64,
+    pub check: String,
+    pub reason: String,
+    pub row: Value,
+}
+
+/// A foreign key of the app schema by one column: `child.column → parent`.
+#[derive(Debug, Clone)]
+pub struct ForeignKey {
+    pub parent: String,
+    pub child: String,
+    pub column: String,
+}
+
+/// Every check's running result, and the keys quarantined so far.
+pub struct Checks {
+    specs: Vec<CheckSpec>,
+    foreign_keys: Vec<ForeignKey>,
+    results: Vec<CheckResult>,
+    quarantined: BTreeMap<String, Vec<i64>>,
+    sample_rows: usize,
+    mask: Vec<String>,
+}
+
+/// The part of a page to load, and the rows that go to quarantine instead.
+pub struct PageOutcome {
+    pub keep: RecordBatch,
+    pub quarantine: Vec<QuarantinedRow>,
+}
+
+const MASK: &str = "***";
+
+impl Checks {
+    pub fn new(pipeline: &Pipeline, foreign_keys: Vec<ForeignKey>) -> Self {
+        let results = pipeline
+            .checks
+            .iter()
+            .map(|c| CheckResult {
+                name: c.name.to_string(),
+                table: c.table.to_string(),
+                kind: c.kind.name().to_string(),
+                policy: c.policy,
+                violations: 0,
+                sample: vec![],
+            })
+            .collect();
+        Checks {
+            specs: pipeline.checks.clone(),
+            foreign_keys,
+            results,
+            quarantined: BTreeMap::new(),
+            sample_rows: pipeline.sample_rows,
+            mask: pipeline.mask_columns.clone(),
+        }
+    }
+
+    /// Runs the page checks of `spec`'s table over `kept` (the rows the
+    /// transform would load from the current `source.<table>` page).
+    pub async fn page(
+        &mut self,
+        session: &TransformSession,
+        spec: &TableSpec,
+        kept: RecordBatch,
+    ) -> Result<PageOutcome, TransformError> {
+        let table = spec.name.as_str();
+        let mut found: Vec<(usize, Vec<(i64, String)>)> = Vec::new();
+        let has_checks = self.specs.iter().any(|c| c.table.as_str() == table);
+        let parents = self.quarantined_parents(table);
+        if (!has_checks && parents.is_empty()) || kept.num_rows() == 0 {
+            return Ok(PageOutcome {
+                keep: kept,
+                quarantine: vec![],
+            });
+        }
+        session.set_output(table, kept.clone())?;
+        for i in 0..self.specs.len() {
+            let spec_i = &self.specs[i];
+            if spec_i.table.as_str() != table {
+                continue;
+            }
+            if let Some(sql) = page_check_sql(spec_i, spec) {
+                let v = session
+                    .violations(table, spec_i.name.as_str(), &sql)
+                    .await?;
+                found.push((i, v));
+            }
+        }
+        for fk in parents {
+            let i = self.follower(&fk);
+            let sql = follows_parent_sql(spec, &fk.column, &fk.parent);
+            let v = session
+                .violations(table, &self.results[i].name, &sql)
+                .await?;
+            found.push((i, v));
+        }
+        let wanted: Vec<i64> = found
+            .iter()
+            .flat_map(|(i, v)| {
+                let take = match self.results[*i].policy {
+                    Policy::Quarantine => v.len(),
+                    _ => self.sample_rows,
+                };
+                v.iter().take(take).map(|(k, _)| *k)
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let rows: BTreeMap<i64, Map<String, Value>> = session
+            .source_rows(spec, &wanted)
+            .await?
+            .into_iter()
+            .collect();
+        let mut quarantine = Vec::new();
+        let mut taken = BTreeSet::new();
+        for (i, violations) in found {
+            self.record(i, &violations, &rows);
+            if self.results[i].policy != Policy::Quarantine {
+                continue;
+            }
+            for (key, detail) in violations {
+                if taken.insert(key) {
+                    quarantine.push(QuarantinedRow {
+                        table: table.to_string(),
+                        key,
+                        check: self.results[i].name.clone(),
+                        reason: detail,
+                        row: Value::Object(rows.get(&key).cloned().unwrap_or_default()),
+                    });
+                }
+            }
+        }
+        let keep = without_keys(&kept, spec.key.as_str(), &taken).map_err(|message| {
+            TransformError::Output {
+                table: table.to_string(),
+                message,
+            }
+        })?;
+        self.quarantined
+            .entry(table.to_string())
+            .or_default()
+            .extend(taken);
+        Ok(PageOutcome { keep, quarantine })
+    }
+
+    /// The unique checks of `table`: `(index, column)` for the load to run
+    /// on its staging table.
+    pub fn stage_checks(&self, table: &str) -> Vec<(usize, String, Policy)> {
+        self.specs
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.table.as_str() == table)
+            .filter_map(|(i, c)| match &c.kind {
+                CheckKind::Unique { column } => Some((i, column.to_string(), c.policy)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Records what a stage check found; `rows` are the staged rows of the
+    /// violating keys (all of them when the policy quarantines).
+    pub fn record_stage(
+        &mut self,
+        index: usize,
+        table: &str,
+        violations: &[(i64, String)],
+        rows: &BTreeMap<i64, Map<String, Value>>,
+    ) -> Vec<QuarantinedRow> {
+        self.record(index, violations, rows);
+        if self.results[index].policy != Policy::Quarantine {
+            return vec![];
+        }
+        let name = self.results[index].name.clone();
+        let list = self.quarantined.entry(table.to_string()).or_default();
+        let mut out = Vec::new();
+        for (key, detail) in violations {
+            if list.contains(key) {
+                continue;
+            }
+            list.push(*key);
+            out.push(QuarantinedRow {
+                table: table.to_string(),
+                key: *key,
+                check: name.clone(),
+                reason: detail.clone(),
+                row: Value::Object(rows.get(key).cloned().unwrap_or_default()),
+            });
+        }
+        out
+    }
+
+    /// The row-count checks of `table`, given its rows before and after the load.
+    pub fn row_counts(&mut self, table: &str, before: i64, after: i64) {
+        for i in 0..self.specs.len() {
+            let CheckKind::RowCount {
+                min_rows,
+                not_shrink,
+            } = &self.specs[i].kind
+            else {
+                continue;
+            };
+            if self.specs[i].table.as_str() != table {
+                continue;
+            }
+            let mut problems = Vec::new();
+            if *not_shrink && after < before {
+                problems.push(format!(
+                    "the table would shrink from {before} to {after} rows"
+                ));
+            }
+            if let Some(min) = min_rows.filter(|m| (after as u64) < *m) {
+                problems.push(format!(
+                    "the table would hold {after} rows, fewer than {min}"
+                ));
+            }
+            if !problems.is_empty() {
+                let r = &mut self.results[i];
+                r.violations += 1;
+                r.sample.push(Violation {
+                    key: 0,
+                    detail: problems.join("; "),
+                    row: Map::new(),
+                });
+            }
+        }
+    }
+
+    /// Makes `quarantined.<table>` hold what was quarantined, for its children.
+    pub fn close_table(
+        &self,
+        session: &TransformSession,
+        table: &str,
+    ) -> Result<u64, TransformError> {
+        let keys = self.quarantined.get(table).cloned().unwrap_or_default();
+        session.set_quarantined(table, &keys)?;
+        Ok(keys.len() as u64)
+    }
+
+    /// `fail` checks of `table` that found something.
+    pub fn failed(&self, table: Option<&str>) -> Vec<&CheckResult> {
+        self.results
+            .iter()
+            .filter(|r| r.policy == Policy::Fail && r.violations > 0)
+            .filter(|r| table.is_none_or(|t| r.table == t))
+            .collect()
+    }
+
+    pub fn results(&self) -> &[CheckResult] {
+        &self.results
+    }
+
+    fn record(
+        &mut self,
+        index: usize,
+        violations: &[(i64, String)],
+        rows: &BTreeMap<i64, Map<String, Value>>,
+    ) {
+        let room = self.sample_rows;
+        let masked = |row: &Map<String, Value>| -> Map<String, Value> {
+            row.iter()
+                .map(|(k, v)| {
+                    let v = match self.mask.contains(k) && !v.is_null() {
+                        true => Value::String(MASK.into()),
+                        false => v.clone(),
+                    };
+                    (k.clone(), v)
+                })
+                .collect()
+        };
+        let mut sample = Vec::new();
+        let have = self.results[index].sample.len();
+        for (key, detail) in violations.iter().take(room.saturating_sub(have)) {
+            sample.push(Violation {
+                key: *key,
+                detail: detail.clone(),
+                row: rows.get(key).map(masked).unwrap_or_default(),
+            });
+        }
+        let r = &mut self.results[index];
+        r.violations += violations.len() as u64;
+        r.sample.extend(sample);
+    }
+
+    /// Foreign keys from `table` to a parent with quarantined rows.
+    fn quarantined_parents(&self, table: &str) -> Vec<ForeignKey> {
+        self.foreign_keys
+            .iter()
+            .filter(|fk| fk.child == table)
+            .filter(|fk| {
+                self.quarantined
+                    .get(&fk.parent)
+                    .is_some_and(|k| !k.is_empty())
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The result that counts rows following `fk.parent` into quarantine.
+    fn follower(&mut self, fk: &ForeignKey) -> usize {
+        let name = format!("follows_{}", fk.parent);
+        if let Some(i) = self
+            .results
+            .iter()
+            .position(|r| r.name == name && r.table == fk.child)
+        {
+            return i;
+        }
+        self.results.push(CheckResult {
+            name,
+            table: fk.child.clone(),
+            kind: "follows_parent".into(),
+            policy: Policy::Quarantine,
+            violations: 0,
+            sample: vec![],
+        });
+        self.results.len() - 1
+    }
+}
+
+/// `batch` without the rows whose `key` is in `drop`.
+fn without_keys(
+    batch: &RecordBatch,
+    key: &str,
+    drop: &BTreeSet<i64>,
+) -> Result<RecordBatch, String> {
+    if drop.is_empty() {
+        return Ok(batch.clone());
+    }
+    let column = batch
+        .column_by_name(key)
+        .ok_or_else(|| format!("the transform's output has no key column `{key}`"))?;
+    let keys = cast(column, &DataType::Int64).map_err(|e| e.to_string())?;
+    let keys = keys
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or_else(|| format!("key `{key}` is not an integer"))?;
+    let keep: BooleanArray = keys
+        .iter()
+        .map(|k| Some(!k.is_some_and(|k| drop.contains(&k))))
+        .collect();
+    filter_record_batch(batch, &keep).map_err(|e| e.to_string())
+}
