@@ -34,6 +34,10 @@ pub enum Command {
     /// Pre-flight report: what a run would do to every table and what every
     /// check finds, without writing anything. Exit 1 when a `fail` check fires.
     Check(CheckArgs),
+    /// After a load: compare the target with the transformed source (counts,
+    /// checksums, first differing keys), foreign keys, and the reference
+    /// schema with the last run's fingerprint. Exit 1 on any mismatch.
+    Verify(PipelineArgs),
     /// Show what schema reconciliation would do, and the SQL, without changing anything.
     Plan(PlanArgs),
     /// Reconcile the target schema only (create, upgrade or repair), without loading data.
@@ -113,6 +117,7 @@ pub async fn execute(cli: Cli) -> Result<u8, Error> {
             let options = RunOptions {
                 allow_destructive: args.allow_destructive,
                 dry: false,
+                verify: false,
             };
             let report = crate::run::run_pipeline(&pipeline, options, &progress).await?;
             print_report(&report, cli.json)
@@ -122,6 +127,7 @@ pub async fn execute(cli: Cli) -> Result<u8, Error> {
             let options = RunOptions {
                 allow_destructive: args.allow_destructive,
                 dry: true,
+                verify: false,
             };
             let report = crate::run::run_pipeline(&pipeline, options, &progress).await?;
             if args.markdown {
@@ -142,10 +148,20 @@ pub async fn execute(cli: Cli) -> Result<u8, Error> {
             let options = RunOptions {
                 allow_destructive: args.allow_destructive,
                 dry: false,
+                verify: false,
             };
             let plan = crate::run::migrate(&pipeline, options, &progress).await?;
             print_json_or(cli.json, &plan, || {
                 format!("schema {}: {}\n", plan.app_schema, plan.summary())
+            })
+        }
+        Command::Verify(args) => {
+            let pipeline = load(&args)?;
+            let report = crate::verify::verify(&pipeline, &progress).await?;
+            print_json_or(cli.json, &report, || report.render())?;
+            Ok(match report.ok {
+                true => crate::error::exit::OK,
+                false => crate::error::exit::CHECKS_FAILED,
             })
         }
         Command::Plan(args) => {

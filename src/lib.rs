@@ -21,6 +21,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod ledger;
 pub mod load;
 pub mod plan;
 pub mod report;
@@ -28,5 +29,6 @@ pub mod run;
 pub mod schema;
 pub mod target;
 pub mod transform;
+pub mod verify;
 
 pub use error::Error;

@@ -8,10 +8,14 @@ use tokio_postgres::{Client, Transaction};
 use crate::config::{Keymap, Pipeline, Policy, TableSpec};
 use crate::error::Error;
 use crate::extract::{count_rows, partitions, stream_table, CxReader, ExtractError};
+use crate::ledger::{self, Ledger};
 use crate::load::{foreign_keys, load_order, write_quarantine, PendingDelete, TableLoad};
 use crate::report::progress::Progress;
 use crate::report::{RunReport, TableReport};
-use crate::schema::{apply_plan, load_migrations, prepare, Migration, ReferenceGuard, SchemaPlan};
+use crate::schema::{
+    apply_plan, load_migrations, prepare, reference_fingerprint, Migration, ReferenceGuard,
+    SchemaPlan,
+};
 use crate::target::{connect, query_error};
 use crate::transform::{
     split_rejected, Checks, KeymapSummary, QuarantinedRow, Rejections, TransformError,
@@ -26,13 +30,57 @@ pub struct RunOptions {
     /// `check`: do everything up to the merge, count what it would do, run
     /// every check, then roll back. Nothing is written to a real table.
     pub dry: bool,
+    /// `verify` (with `dry`): also compare the staged rows with the table.
+    pub verify: bool,
 }
 
-/// Runs `pipeline`: reconcile, extract, transform, load, commit.
+/// Runs `pipeline`: reconcile, extract, transform, check, load, commit —
+/// recorded in the run ledger whatever the outcome.
 pub async fn run_pipeline(
     pipeline: &Pipeline,
     options: RunOptions,
     progress: &Progress,
+) -> Result<RunReport, Error> {
+    let run_id = run_id();
+    let command = match (options.dry, options.verify) {
+        (_, true) => ledger::Command::Verify,
+        (true, false) => ledger::Command::Check,
+        (false, false) => ledger::Command::Run,
+    };
+    let entry = Ledger::start(pipeline, command, &run_id).await?;
+    let outcome = run_in_transaction(pipeline, options, progress, run_id).await;
+    let reference = match (&outcome, options.dry) {
+        (Ok(_), false) => match fingerprint_reference(pipeline).await {
+            Ok(f) => Some(f),
+            Err(e) => {
+                progress.note(&format!(
+                    "could not fingerprint the reference schema for the ledger: {e}"
+                ));
+                None
+            }
+        },
+        _ => None,
+    };
+    if let Err(e) = entry.finish(&outcome, reference.as_deref()).await {
+        progress.note(&format!(
+            "could not record the outcome in the run ledger: {}",
+            crate::target::describe(&e)
+        ));
+    }
+    outcome
+}
+
+/// The reference schema's fingerprint now, on a connection of its own.
+pub async fn fingerprint_reference(pipeline: &Pipeline) -> Result<String, Error> {
+    let client = connect(&pipeline.target.url).await?;
+    Ok(reference_fingerprint(&client, pipeline.target.reference_schema.as_str()).await?)
+}
+
+async fn run_in_transaction(
+    pipeline: &Pipeline,
+    options: RunOptions,
+    progress: &Progress,
+    run_id: String,
 ) -> Result<RunReport, Error> {
     let started = Instant::now();
     let (migrations, mut client) = open_target(pipeline).await?;
@@ -58,7 +106,6 @@ pub async fn run_pipeline(
     }
     let fks = foreign_keys(&tx, pipeline.target.app_schema.as_str()).await?;
     let mut checks = Checks::new(pipeline, fks);
-    let run_id = run_id();
     let mut tables = Vec::new();
     let mut loads = Vec::new();
     for spec in load_order(&tx, pipeline).await? {
@@ -356,6 +403,10 @@ impl TableStep<'_, '_> {
         }
         load.end_copy().await?;
         quarantine.extend(self.stage_checks(&mut load).await?);
+        let comparison = match self.options.verify {
+            true => Some(load.compare().await?),
+            false => None,
+        };
         if !self.options.dry {
             stop_on_failed_checks(self.checks, Some(spec.name.as_str()))?;
             write_quarantine(
@@ -381,6 +432,7 @@ impl TableStep<'_, '_> {
             rejected_by_reason: rejections.by_reason,
             quarantined,
             readers,
+            comparison,
             seconds: started.elapsed().as_secs_f64(),
         };
         bar.finish(&format!(

@@ -126,6 +126,39 @@ pub fn dry_merge_sql(
     )
 }
 
+/// `verify`: an order-independent checksum (`count:sum of row hashes`) of
+/// the staged rows' `columns` and of the same keys' rows in the table, and
+/// the first keys that are missing from the table or differ.
+pub fn compare_sql(
+    stage: &str,
+    table: &QualifiedName,
+    key: &str,
+    columns: &[CatalogColumn],
+) -> String {
+    let row = |alias: &str| {
+        let cols: Vec<String> = columns.iter().map(|c| comparable(alias, c)).collect();
+        format!(
+            "hashtextextended(ROW({})::text, 0)::numeric",
+            cols.join(", ")
+        )
+    };
+    let non_key: Vec<&CatalogColumn> = columns.iter().filter(|c| c.name != key).collect();
+    let differs = match non_key.is_empty() {
+        true => "false".to_string(),
+        false => differs("t", "s", &non_key),
+    };
+    format!(
+        "SELECT (SELECT count(*)::text || ':' || coalesce(sum({s_row}), 0)::text FROM pg_temp.\"{stage}\" s), \
+                (SELECT count(*)::text || ':' || coalesce(sum({t_row}), 0)::text FROM {target} t \
+                   WHERE EXISTS (SELECT 1 FROM pg_temp.\"{stage}\" s WHERE s.\"{key}\" = t.\"{key}\")), \
+                ARRAY(SELECT s.\"{key}\"::bigint FROM pg_temp.\"{stage}\" s LEFT JOIN {target} t ON t.\"{key}\" = s.\"{key}\" \
+                      WHERE t.\"{key}\" IS NULL OR {differs} ORDER BY 1 LIMIT 5)",
+        s_row = row("s"),
+        t_row = row("t"),
+        target = table.quoted()
+    )
+}
+
 /// Staged rows whose `column` is staged more than once, or is held by a
 /// table row of another key that the load leaves as it is: `(key, detail)`.
 pub fn unique_violations_sql(

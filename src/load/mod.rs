@@ -14,10 +14,11 @@ pub use merge::{
     bump_sequence_sql, conflicts_sql, copy_sql, create_stage_sql, delete_missing_sql, insert_sql,
     merge_sql,
 };
-pub use order::{foreign_keys, load_order};
+pub use order::orphan_rows;
+pub use order::{foreign_keys, load_order, ForeignKeyOrphans};
 pub use pgtype::PgType;
 pub use quarantine::{write_quarantine, QUARANTINE_TABLE};
-pub use table::{MergeCounts, PendingDelete, TableLoad};
+pub use table::{Comparison, MergeCounts, PendingDelete, TableLoad};
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::array_value_to_string;

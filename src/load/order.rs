@@ -58,6 +58,62 @@ pub async fn foreign_keys<C: GenericClient>(
         .collect())
 }
 
+/// Rows of a child table whose foreign key finds no parent row (possible
+/// when a constraint is `NOT VALID` or was disabled).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ForeignKeyOrphans {
+    pub child: String,
+    pub column: String,
+    pub parent: String,
+    pub orphans: i64,
+}
+
+/// [`ForeignKeyOrphans`] for every single-column foreign key of the app schema.
+pub async fn orphan_rows<C: GenericClient>(
+    client: &C,
+    app_schema: &str,
+) -> Result<Vec<ForeignKeyOrphans>, LoadError> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text, a.attname::text, p.relname::text, pa.attname::text FROM pg_constraint k \
+             JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace \
+             JOIN pg_class p ON p.oid = k.confrelid \
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.conkey[1] \
+             JOIN pg_attribute pa ON pa.attrelid = p.oid AND pa.attnum = k.confkey[1] \
+             WHERE k.contype = 'f' AND cn.nspname = $1 AND array_length(k.conkey, 1) = 1 ORDER BY 1, 2",
+            &[&app_schema],
+        )
+        .await
+        .map_err(|e| LoadError::Schema(SchemaError::db("reading foreign keys", &e)))?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (child, column, parent, parent_column): (String, String, String, String) =
+            (r.get(0), r.get(1), r.get(2), r.get(3));
+        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let sql = format!(
+            "SELECT count(*) FROM {schema}.{c} x WHERE x.{col} IS NOT NULL AND NOT EXISTS \
+             (SELECT 1 FROM {schema}.{p} y WHERE y.{pc} = x.{col})",
+            schema = q(app_schema),
+            c = q(&child),
+            col = q(&column),
+            p = q(&parent),
+            pc = q(&parent_column),
+        );
+        let orphans: i64 = client
+            .query_one(sql.as_str(), &[])
+            .await
+            .map_err(|e| LoadError::Schema(SchemaError::db("counting rows without a parent", &e)))?
+            .get(0);
+        out.push(ForeignKeyOrphans {
+            child,
+            column,
+            parent,
+            orphans,
+        });
+    }
+    Ok(out)
+}
+
 /// `(parent, child)` for every `rejected.<parent>` a transform reads.
 pub fn sql_edges(tables: &[TableSpec]) -> Vec<(String, String)> {
     let mut out = Vec::new();

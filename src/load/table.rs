@@ -12,7 +12,7 @@ use tokio_postgres::{CopyInSink, Transaction};
 
 use super::encode::{CopyEncoder, TargetColumn};
 use super::merge::{
-    bump_sequence_sql, conflicts_sql, copy_sql, count_missing_sql, create_stage_sql,
+    bump_sequence_sql, compare_sql, conflicts_sql, copy_sql, count_missing_sql, create_stage_sql,
     delete_missing_sql, dry_merge_sql, insert_sql, merge_sql, unique_violations_sql,
 };
 use super::pgtype::PgType;
@@ -30,6 +30,23 @@ pub struct MergeCounts {
     pub inserted: u64,
     pub updated: u64,
     pub unchanged: u64,
+}
+
+/// `verify`'s comparison of the staged (transformed source) rows with the
+/// table's rows of the same keys.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Comparison {
+    /// `rows:sum of row hashes` over the loaded columns, order-independent.
+    pub source_checksum: String,
+    pub target_checksum: String,
+    /// First keys missing from the table or holding other values.
+    pub first_differing_keys: Vec<i64>,
+}
+
+impl Comparison {
+    pub fn matches(&self) -> bool {
+        self.source_checksum == self.target_checksum && self.first_differing_keys.is_empty()
+    }
 }
 
 /// A `replace` table's deletion of the rows it did not load. It runs after
@@ -251,6 +268,21 @@ impl<'t> TableLoad<'t> {
             }
         }
         Ok(out)
+    }
+
+    /// Compares the staged rows with the table (after [`end_copy`](Self::end_copy)).
+    pub async fn compare(&self) -> Result<Comparison, LoadError> {
+        let columns = self.columns.clone().unwrap_or_else(|| self.catalog.clone());
+        let sql = compare_sql(&self.stage, &self.table, &self.key, &columns);
+        let row =
+            self.tx.query_one(sql.as_str(), &[]).await.map_err(|e| {
+                LoadError::db(&self.table, "comparing with the transformed source", &e)
+            })?;
+        Ok(Comparison {
+            source_checksum: row.get(0),
+            target_checksum: row.get(1),
+            first_differing_keys: row.get(2),
+        })
     }
 
     /// Rows in the target table now.

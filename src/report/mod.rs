@@ -9,6 +9,7 @@ mod text;
 use std::collections::BTreeMap;
 
 use crate::config::LoadMode;
+use crate::load::Comparison;
 use crate::schema::SchemaPlan;
 use crate::transform::{CheckResult, KeymapSummary};
 
@@ -54,6 +55,9 @@ pub struct TableReport {
     pub quarantined: u64,
     /// Source connections that read the table at once (key ranges).
     pub readers: usize,
+    /// `verify` only: the transformed source compared with the table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
     pub seconds: f64,
 }
 

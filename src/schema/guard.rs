@@ -31,6 +31,43 @@ const LOCKS: &str = "SELECT c.relname::text, l.mode FROM pg_locks l \
     JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace \
     WHERE l.pid = pg_backend_pid() AND n.nspname = $1 AND l.mode <> 'AccessShareLock' ORDER BY 1";
 
+/// The reference schema's catalog and every row of it, as one string: what
+/// `verify` compares with the fingerprint the last successful run recorded.
+/// Rows are hashed without sorting (a sum of row hashes), so the cost is one
+/// scan of each table.
+pub async fn reference_fingerprint<C: GenericClient>(
+    client: &C,
+    schema: &str,
+) -> Result<String, SchemaError> {
+    let err = |e| SchemaError::db("fingerprinting the reference schema's rows", &e);
+    let catalog: String = client
+        .query_one(CATALOG, &[&schema])
+        .await
+        .map_err(err)?
+        .get(0);
+    let tables = client
+        .query(
+            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname = $1 ORDER BY 1",
+            &[&schema],
+        )
+        .await
+        .map_err(err)?;
+    let mut out = format!("catalog {catalog}");
+    for t in tables {
+        let table: String = t.get(0);
+        let sql = format!(
+            "SELECT count(*)::text || ':' || coalesce(sum(hashtextextended(r::text, 0)::numeric), 0)::text FROM {table} r"
+        );
+        let rows: String = client
+            .query_one(sql.as_str(), &[])
+            .await
+            .map_err(err)?
+            .get(0);
+        out.push_str(&format!("; {table} {rows}"));
+    }
+    Ok(out)
+}
+
 /// The reference schema as the transaction found it.
 #[derive(Debug, Clone)]
 pub struct ReferenceGuard {

@@ -51,6 +51,28 @@ kind = "range"
 column = "quantity"
 min = 0.0001
 policy = "{quantity_policy}"
+
+[[checks]]
+name = "request_security_known"
+table = "pad_request"
+kind = "not_null"
+column = "security_id"
+policy = "warn"
+
+[[checks]]
+name = "audit_action_known"
+table = "audit_log"
+kind = "accepted_values"
+column = "action"
+values = ["request_created", "request_reviewed"]
+policy = "warn"
+
+[[checks]]
+name = "requests_not_too_few"
+table = "pad_request"
+kind = "row_count"
+min_rows = 1000000
+policy = "warn"
 "#,
             sql = sql_path.display()
         ),
@@ -235,6 +257,29 @@ fn check_reports_every_fault_and_run_applies_each_policy() {
         "{references}"
     );
 
+    // not_null, accepted_values and row_count, counted against the source.
+    let no_security = count(src, "pa_dealing.pad_request WHERE security_id IS NULL");
+    assert!(no_security > 0);
+    let security = check_result(&report, "request_security_known", "pad_request");
+    assert_eq!(security["violations"].as_i64(), Some(no_security));
+    let surveillance = count(
+        src,
+        "pa_dealing.audit_logs WHERE lower(action) NOT IN ('request_created', 'request_reviewed')",
+    );
+    assert!(surveillance > 0);
+    let action = check_result(&report, "audit_action_known", "audit_log");
+    assert_eq!(action["violations"].as_i64(), Some(surveillance));
+    assert_eq!(
+        action["sample"][0]["detail"],
+        "action = surveillance_checked"
+    );
+    let too_few = check_result(&report, "requests_not_too_few", "pad_request");
+    assert_eq!(too_few["violations"], 1);
+    assert!(too_few["sample"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("fewer than 1000000"));
+
     let payloads = check_result(&report, "audit_payload_is_json", "audit_log");
     assert_eq!(
         payloads["violations"].as_i64(),
@@ -264,6 +309,32 @@ fn check_reports_every_fault_and_run_applies_each_policy() {
         .code(1)
         .stderr(predicates::str::contains("request_quantity_positive"));
     assert_eq!(fingerprints(&dbs), before, "a failed check wrote something");
+
+    // The ledger kept both: the check, and the failed run with its reason.
+    let ledger: Vec<(String, String, Option<String>)> = client(tgt)
+        .query(
+            "SELECT command, status, error FROM padealing.padetl_runs \
+             WHERE pipeline = 'p' ORDER BY started_at",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(ledger.len(), 2, "{ledger:?}");
+    assert_eq!(
+        (ledger[0].0.as_str(), ledger[0].1.as_str()),
+        ("check", "checks_failed")
+    );
+    assert_eq!(
+        (ledger[1].0.as_str(), ledger[1].1.as_str()),
+        ("run", "checks_failed")
+    );
+    assert!(ledger[1]
+        .2
+        .as_deref()
+        .unwrap_or("")
+        .contains("request_quantity_positive"));
 
     // With the quantity check quarantining too, the run loads the rest and
     // keeps each quarantined row with its check and reason.
@@ -315,6 +386,15 @@ fn check_reports_every_fault_and_run_applies_each_policy() {
         .map(|r| serde_json::from_str(r.get::<_, &str>(0)).unwrap())
         .unwrap();
     assert_eq!(original["id"], faults.negative_quantity_request);
+    let (status, tables): (String, i64) = client(tgt)
+        .query_one(
+            "SELECT status, jsonb_array_length(tables) FROM padealing.padetl_runs \
+             WHERE command = 'run' ORDER BY started_at DESC LIMIT 1",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get::<_, i32>(1) as i64))
+        .unwrap();
+    assert_eq!((status.as_str(), tables), ("succeeded", 5));
 
     // A second run changes nothing, quarantine included.
     let after_first = fingerprints(&dbs);
@@ -345,6 +425,21 @@ fn the_markdown_preflight_report_of_the_faulty_dataset() {
         .stdout
         .clone();
     let markdown = String::from_utf8(out).unwrap();
+    let out = padetl(src, tgt)
+        .args(["check", &ws.pipeline_arg(), "--json", "--quiet"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let mut json: Value = serde_json::from_slice(&out).unwrap();
+    for field in ["run_id", "source", "target", "seconds"] {
+        json[field] = Value::from("[varies]");
+    }
+    for t in json["tables"].as_array_mut().unwrap() {
+        t["seconds"] = Value::from("[varies]");
+    }
+    insta::assert_json_snapshot!("preflight_json_of_the_faulty_dataset", json);
     let html = padetl(src, tgt)
         .args(["check", &ws.pipeline_arg(), "--html", "--quiet"])
         .assert()

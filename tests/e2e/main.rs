@@ -11,3 +11,4 @@ mod pipelines;
 mod roundtrip;
 mod schema;
 mod util;
+mod verify;

@@ -99,7 +99,8 @@ pub fn padetl_bare() -> Command {
 }
 
 /// A fingerprint of a schema's catalog (columns, constraints, indexes) and
-/// of every row of every table in it.
+/// of every row of every table in it, except the run ledger (`padetl_runs`),
+/// which records every run, failed or not, by design.
 pub fn schema_fingerprint(db: &str, schema: &str) -> String {
     let mut c = client(db);
     let catalog: String = c
@@ -107,17 +108,17 @@ pub fn schema_fingerprint(db: &str, schema: &str) -> String {
             "WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = $1) \
              SELECT coalesce(md5(string_agg(x, '|' ORDER BY x)), '') FROM ( \
                SELECT format('col %s.%s %s %s %s', table_name, column_name, data_type, is_nullable, column_default) AS x \
-                 FROM information_schema.columns WHERE table_schema = $1 \
+                 FROM information_schema.columns WHERE table_schema = $1 AND table_name <> 'padetl_runs' \
                UNION ALL SELECT format('con %s %s', conname, pg_get_constraintdef(oid)) \
-                 FROM pg_constraint WHERE connamespace IN (SELECT oid FROM ns) \
-               UNION ALL SELECT format('idx %s', indexdef) FROM pg_indexes WHERE schemaname = $1) s",
+                 FROM pg_constraint WHERE connamespace IN (SELECT oid FROM ns) AND conrelid <> coalesce(to_regclass(quote_ident($1) || '.padetl_runs'), 0) \
+               UNION ALL SELECT format('idx %s', indexdef) FROM pg_indexes WHERE schemaname = $1 AND tablename <> 'padetl_runs') s",
             &[&schema],
         )
         .expect("catalog fingerprint")
         .get(0);
     let tables: Vec<String> = c
         .query(
-            "SELECT tablename::text FROM pg_tables WHERE schemaname = $1 ORDER BY 1",
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = $1 AND tablename <> 'padetl_runs' ORDER BY 1",
             &[&schema],
         )
         .expect("list tables")
@@ -203,7 +204,7 @@ pub fn row_counts(db: &str, schema: &str) -> Vec<(String, i64)> {
     let mut c = client(db);
     let tables: Vec<String> = c
         .query(
-            "SELECT tablename::text FROM pg_tables WHERE schemaname = $1 AND tablename <> 'padetl_schema_history' ORDER BY 1",
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = $1 AND tablename NOT IN ('padetl_schema_history', 'padetl_runs', 'padetl_quarantine') ORDER BY 1",
             &[&schema],
         )
         .expect("list tables")
