@@ -45,7 +45,7 @@ fn columns() -> Vec<(&'static str, PgType, ArrayRef)> {
             },
             Arc::new(
                 Decimal128Array::from_iter(
-                    (0..n).map(|i| (!null(i)).then_some(i as i128 * 1_234_567)),
+                    (0..n).map(|i| (!null(i)).then_some(i as i128 * 12_345_670_000)),
                 )
                 .with_precision_and_scale(38, 10)
                 .expect("decimal"),
