@@ -46,6 +46,31 @@ pub enum Command {
     Validate(PipelineArgs),
     /// Seed a local legacy source and dev target, then run pipelines/dev.toml.
     Demo(DemoArgs),
+    /// Benchmark on generated data: COPY pipe, pgloader (if installed) and
+    /// padetl with and without checks, into fresh databases; writes
+    /// Markdown and JSON results.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Legacy requests per scale, comma-separated (1M = one million; the
+    /// other tables scale with it: about 6.2 rows per request in all).
+    #[arg(long, default_value = "1M")]
+    pub rows: String,
+    /// Folder for bench-<rows>.md and .json.
+    #[arg(long, default_value = "benches/results")]
+    pub out: PathBuf,
+    /// Pipeline whose target server hosts the bench databases
+    /// (padetl_bench_*), and which the padetl runs use.
+    #[arg(long, default_value = "pipelines/dev.toml")]
+    pub pipeline: PathBuf,
+    /// Env file to use instead of envs/.env.dev.
+    #[arg(long)]
+    pub env_file: Option<PathBuf>,
+    /// Names of the bench databases: <prefix>_source, _pipe, _pgloader, _target.
+    #[arg(long, default_value = "padetl_bench")]
+    pub prefix: String,
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +93,10 @@ pub struct RunArgs {
     /// narrow a type) that `padetl plan` lists as not applied.
     #[arg(long)]
     pub allow_destructive: bool,
+    /// Do not evaluate the pipeline's checks (for benchmarks; a real run
+    /// should keep them).
+    #[arg(long)]
+    pub skip_checks: bool,
 }
 
 #[derive(Debug, Args)]
@@ -116,18 +145,32 @@ pub async fn execute(cli: Cli) -> Result<u8, Error> {
             confirm(&pipeline, args.confirm.as_deref())?;
             let options = RunOptions {
                 allow_destructive: args.allow_destructive,
-                dry: false,
-                verify: false,
+                skip_checks: args.skip_checks,
+                ..RunOptions::default()
             };
             let report = crate::run::run_pipeline(&pipeline, options, &progress).await?;
             print_report(&report, cli.json)
+        }
+        Command::Bench(args) => {
+            let scales = crate::bench::parse_rows(&args.rows).map_err(Error::Usage)?;
+            let pipeline = load_pipeline(&args.pipeline, args.env_file.as_deref())
+                .map_err(|e| demo_hint(e, &args.pipeline))?;
+            let results =
+                crate::bench::bench(&pipeline, &scales, &args.out, &args.prefix, &progress).await?;
+            print_json_or(cli.json, &results, || {
+                results
+                    .iter()
+                    .map(crate::bench::render_markdown)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
         }
         Command::Check(args) => {
             let pipeline = load(&args.target)?;
             let options = RunOptions {
                 allow_destructive: args.allow_destructive,
                 dry: true,
-                verify: false,
+                ..RunOptions::default()
             };
             let report = crate::run::run_pipeline(&pipeline, options, &progress).await?;
             if args.markdown {
@@ -147,8 +190,7 @@ pub async fn execute(cli: Cli) -> Result<u8, Error> {
             confirm(&pipeline, args.confirm.as_deref())?;
             let options = RunOptions {
                 allow_destructive: args.allow_destructive,
-                dry: false,
-                verify: false,
+                ..RunOptions::default()
             };
             let plan = crate::run::migrate(&pipeline, options, &progress).await?;
             print_json_or(cli.json, &plan, || {

@@ -32,18 +32,54 @@ pub async fn seed_demo(pipeline: &Pipeline, rows: u32) -> Result<(), Error> {
     }
     recreate_database(source).await?;
     recreate_database(target).await?;
-    let n = i32::try_from(rows).map_err(|_| Error::Usage(format!("--rows {rows} is too large")))?;
-    // The same steps, in the same order, as seed/docker/init.sql.
-    let source_steps = [
+    seed_source(source, rows).await?;
+    seed_target(target, rows).await
+}
+
+/// The legacy source of `rows` requests (and reference data) in an empty
+/// database: the same steps, in the same order, as seed/docker/init.sql.
+pub async fn seed_source(url: &DatabaseUrl, rows: u32) -> Result<(), Error> {
+    let steps = [
         REFERENCE_SQL,
         LEGACY_SCHEMA_OPEN,
         V1_LAYOUT_SQL,
         LEGACY_SCHEMA_CLOSE,
         LEGACY_SQL,
     ];
-    seed(source, &source_steps, "SELECT padetl_seed_source($1)", n).await?;
-    seed(target, &[REFERENCE_SQL], "SELECT padetl_seed_target($1)", n).await?;
+    seed(
+        url,
+        &steps,
+        "SELECT padetl_seed_source($1)",
+        seed_rows(rows)?,
+    )
+    .await
+}
+
+/// The target's reference data for a source of `rows` requests.
+pub async fn seed_target(url: &DatabaseUrl, rows: u32) -> Result<(), Error> {
+    seed(
+        url,
+        &[REFERENCE_SQL],
+        "SELECT padetl_seed_target($1)",
+        seed_rows(rows)?,
+    )
+    .await
+}
+
+/// Empty legacy (v1) tables in schema pa_dealing, as the source has them.
+pub async fn create_legacy_tables(url: &DatabaseUrl) -> Result<(), Error> {
+    let client = connect(url).await?;
+    for script in [LEGACY_SCHEMA_OPEN, V1_LAYOUT_SQL, LEGACY_SCHEMA_CLOSE] {
+        client
+            .batch_execute(script)
+            .await
+            .map_err(|e| query_error(url, "creating the legacy tables", &e))?;
+    }
     Ok(())
+}
+
+fn seed_rows(rows: u32) -> Result<i32, Error> {
+    i32::try_from(rows).map_err(|_| Error::Usage(format!("--rows {rows} is too large")))
 }
 
 async fn seed(url: &DatabaseUrl, scripts: &[&str], call: &str, n: i32) -> Result<(), Error> {
@@ -62,7 +98,7 @@ async fn seed(url: &DatabaseUrl, scripts: &[&str], call: &str, n: i32) -> Result
 }
 
 /// Drops `url`'s database if the demo made it, then creates it afresh.
-async fn recreate_database(url: &DatabaseUrl) -> Result<(), Error> {
+pub async fn recreate_database(url: &DatabaseUrl) -> Result<(), Error> {
     let name = Ident::parse(&url.database)
         .map_err(|e| Error::Usage(format!("demo database name: {e}")))?;
     let admin_url = url.with_database("postgres").map_err(Error::Usage)?;

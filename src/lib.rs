@@ -16,6 +16,7 @@
 //! - [`plan`], [`demo`]: the `plan`/`validate` and `demo` commands;
 //! - [`cli`], [`error`]: arguments and exit codes.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;

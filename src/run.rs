@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub dry: bool,
     /// `verify` (with `dry`): also compare the staged rows with the table.
     pub verify: bool,
+    /// Leave the pipeline's checks out (benchmarks).
+    pub skip_checks: bool,
 }
 
 /// Runs `pipeline`: reconcile, extract, transform, check, load, commit —
@@ -105,7 +107,7 @@ async fn run_in_transaction(
         keymaps.push(build_keymap(&session, km, &source, &target).await?);
     }
     let fks = foreign_keys(&tx, pipeline.target.app_schema.as_str()).await?;
-    let mut checks = Checks::new(pipeline, fks);
+    let mut checks = Checks::new(pipeline, fks, !options.skip_checks);
     let mut tables = Vec::new();
     let mut loads = Vec::new();
     for spec in load_order(&tx, pipeline).await? {

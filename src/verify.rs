@@ -58,9 +58,9 @@ pub struct VerifyReport {
 /// Runs every comparison; `ok` is false on any mismatch.
 pub async fn verify(pipeline: &Pipeline, progress: &Progress) -> Result<VerifyReport, Error> {
     let options = RunOptions {
-        allow_destructive: false,
         dry: true,
         verify: true,
+        ..RunOptions::default()
     };
     let run = run_pipeline(pipeline, options, progress).await?;
     let tables: Vec<TableVerdict> = run

@@ -2,6 +2,7 @@
 //! each test on databases of its own.
 
 mod bad_input;
+mod bench;
 mod checks;
 mod demo;
 mod kill;
