@@ -75,11 +75,7 @@ pub fn conflicts_sql(
     key: &str,
     columns: &[CatalogColumn],
 ) -> String {
-    let non_key: Vec<&CatalogColumn> = columns.iter().filter(|c| c.name != key).collect();
-    let differs = match non_key.is_empty() {
-        true => "false".to_string(),
-        false => differs("t", "s", &non_key),
-    };
+    let differs = stage_row_differs(key, columns);
     format!(
         "SELECT count(*) OVER (), s.\"{key}\"::text FROM pg_temp.\"{stage}\" s \
          JOIN {target} t ON t.\"{key}\" = s.\"{key}\" WHERE {differs} ORDER BY s.\"{key}\" LIMIT 5",
@@ -90,19 +86,21 @@ pub fn conflicts_sql(
 /// `replace` mode: rows whose key was not loaded, deleted; returns how many.
 pub fn delete_missing_sql(stage: &str, table: &QualifiedName, key: &str) -> String {
     format!(
-        "WITH gone AS (DELETE FROM {target} t WHERE NOT EXISTS \
-         (SELECT 1 FROM pg_temp.\"{stage}\" s WHERE s.\"{key}\" = t.\"{key}\") RETURNING 1) \
-         SELECT count(*) FROM gone",
-        target = table.quoted()
+        "WITH gone AS (DELETE FROM {} RETURNING 1) SELECT count(*) FROM gone",
+        not_staged(stage, table, key)
     )
 }
 
 /// `replace` mode in `check`: how many rows the deletion would take.
 pub fn count_missing_sql(stage: &str, table: &QualifiedName, key: &str) -> String {
+    format!("SELECT count(*) FROM {}", not_staged(stage, table, key))
+}
+
+/// `table t WHERE` its key is not staged.
+fn not_staged(stage: &str, table: &QualifiedName, key: &str) -> String {
     format!(
-        "SELECT count(*) FROM {target} t WHERE NOT EXISTS \
-         (SELECT 1 FROM pg_temp.\"{stage}\" s WHERE s.\"{key}\" = t.\"{key}\")",
-        target = table.quoted()
+        "{} t WHERE NOT EXISTS (SELECT 1 FROM pg_temp.\"{stage}\" s WHERE s.\"{key}\" = t.\"{key}\")",
+        table.quoted()
     )
 }
 
@@ -113,11 +111,7 @@ pub fn dry_merge_sql(
     key: &str,
     columns: &[CatalogColumn],
 ) -> String {
-    let non_key: Vec<&CatalogColumn> = columns.iter().filter(|c| c.name != key).collect();
-    let differs = match non_key.is_empty() {
-        true => "false".to_string(),
-        false => differs("t", "s", &non_key),
-    };
+    let differs = stage_row_differs(key, columns);
     format!(
         "SELECT count(*) FILTER (WHERE t.\"{key}\" IS NULL), \
                 count(*) FILTER (WHERE t.\"{key}\" IS NOT NULL AND {differs}) \
@@ -142,11 +136,7 @@ pub fn compare_sql(
             cols.join(", ")
         )
     };
-    let non_key: Vec<&CatalogColumn> = columns.iter().filter(|c| c.name != key).collect();
-    let differs = match non_key.is_empty() {
-        true => "false".to_string(),
-        false => differs("t", "s", &non_key),
-    };
+    let differs = stage_row_differs(key, columns);
     format!(
         "SELECT (SELECT count(*)::text || ':' || coalesce(sum({s_row}), 0)::text FROM pg_temp.\"{stage}\" s), \
                 (SELECT count(*)::text || ':' || coalesce(sum({t_row}), 0)::text FROM {target} t \
@@ -179,6 +169,15 @@ pub fn unique_violations_sql(
          ORDER BY 1",
         target = table.quoted()
     )
+}
+
+/// A table row `t` differs from its staged row `s` in a non-key column.
+fn stage_row_differs(key: &str, columns: &[CatalogColumn]) -> String {
+    let non_key: Vec<&CatalogColumn> = columns.iter().filter(|c| c.name != key).collect();
+    match non_key.is_empty() {
+        true => "false".to_string(),
+        false => differs("t", "s", &non_key),
+    }
 }
 
 /// `(old cols) IS DISTINCT FROM (new cols)`: NULL-safe, all columns at once.

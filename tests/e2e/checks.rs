@@ -417,22 +417,18 @@ fn the_markdown_preflight_report_of_the_faulty_dataset() {
     let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
     demo_with_faults(&dbs);
     let ws = faulty_pipeline("fail");
-    let out = padetl(src, tgt)
-        .args(["check", &ws.pipeline_arg(), "--markdown", "--quiet"])
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let markdown = String::from_utf8(out).unwrap();
-    let out = padetl(src, tgt)
-        .args(["check", &ws.pipeline_arg(), "--json", "--quiet"])
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let mut json: Value = serde_json::from_slice(&out).unwrap();
+    let check = |format: &str| -> String {
+        let out = padetl(src, tgt)
+            .args(["check", &ws.pipeline_arg(), format, "--quiet"])
+            .assert()
+            .code(1)
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    let markdown = check("--markdown");
+    let mut json: Value = serde_json::from_str(&check("--json")).unwrap();
     for field in ["run_id", "source", "target", "seconds"] {
         json[field] = Value::from("[varies]");
     }
@@ -440,14 +436,7 @@ fn the_markdown_preflight_report_of_the_faulty_dataset() {
         t["seconds"] = Value::from("[varies]");
     }
     insta::assert_json_snapshot!("preflight_json_of_the_faulty_dataset", json);
-    let html = padetl(src, tgt)
-        .args(["check", &ws.pipeline_arg(), "--html", "--quiet"])
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let html = String::from_utf8(html).unwrap();
+    let html = check("--html");
     assert!(
         html.starts_with("<!DOCTYPE html>") && !html.contains("http"),
         "self-contained HTML"
