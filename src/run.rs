@@ -356,11 +356,15 @@ impl TableStep<'_, '_> {
             .await
             .map_err(|e| Error::Internal(format!("count task: {e}")))??;
         let mut bar = progress.table(spec.name.as_str(), count.rows);
+        // Uniqueness is checked on a stage; check and verify never write.
+        let may_copy_direct =
+            !self.options.dry && self.checks.stage_checks(spec.name.as_str()).is_empty();
         let mut load = TableLoad::begin(
             self.tx,
             pipeline.target_table(&spec.name),
             spec.key.as_str(),
             spec.mode,
+            may_copy_direct,
         )
         .await?;
         let rows_before = load.target_rows().await?;

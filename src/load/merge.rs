@@ -12,10 +12,10 @@ pub fn create_stage_sql(stage: &str, table: &QualifiedName) -> String {
     )
 }
 
-/// `COPY stage (cols) FROM STDIN (FORMAT binary)`.
-pub fn copy_sql(stage: &str, columns: &[CatalogColumn]) -> String {
+/// `COPY relation (cols) FROM STDIN (FORMAT binary)`; `relation` is quoted.
+pub fn copy_sql(relation: &str, columns: &[CatalogColumn]) -> String {
     format!(
-        "COPY pg_temp.\"{stage}\" ({}) FROM STDIN (FORMAT binary)",
+        "COPY {relation} ({}) FROM STDIN (FORMAT binary)",
         column_list(columns, "")
     )
 }
