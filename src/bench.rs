@@ -404,12 +404,13 @@ fn timed(cmd: Process) -> Result<Timed, String> {
     let seconds = started.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        let tail: Vec<&str> = stderr
+        let first = stderr
             .lines()
-            .filter(|l| !l.starts_with('\t'))
-            .take(3)
-            .collect();
-        return Err(format!("failed: {}", tail.join(" / ")));
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("Command "))
+            .unwrap_or("no message");
+        let first: String = first.chars().take(100).collect();
+        return Err(format!("failed ({}): {first}", output.status));
     }
     let peak_rss_kb = stderr
         .lines()
