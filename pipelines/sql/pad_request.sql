@@ -3,8 +3,11 @@
 -- that cannot be re-pointed is rejected with a reason, never guessed.
 SELECT
     r.id,
+    -- PAD-<year>-<id, zero-padded to six digits>; a longer id is kept whole
+    -- (lpad would cut it, and two requests would share a reference).
     'PAD-' || CAST(CAST(date_part('year', r.created_at) AS INT) AS VARCHAR)
-        || '-' || lpad(CAST(r.id AS VARCHAR), 6, '0')             AS reference_id,
+        || '-' || CASE WHEN r.id < 1000000 THEN lpad(CAST(r.id AS VARCHAR), 6, '0')
+                       ELSE CAST(r.id AS VARCHAR) END              AS reference_id,
     emp.target_id                                                  AS employee_id,
     sec.target_id                                                  AS security_id,
     r.ticker                                                       AS ticker,

@@ -109,3 +109,35 @@ fn partitioned_reading_loads_the_same_rows_as_one_reader() {
     );
     assert_eq!(schema_fingerprint(tgt, "padealing"), one_reader);
 }
+
+/// A request id of seven digits keeps every digit in its reference: cut to
+/// six, ids 1234567 and 123456 would share one and break its uniqueness.
+#[test]
+fn long_request_ids_keep_every_digit_in_their_reference() {
+    let dbs = TestDbs::reserve("refid", 2);
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
+    padetl(src, tgt)
+        .args(["demo", "--rows", "200", "--quiet"])
+        .assert()
+        .success();
+    client(src)
+        .batch_execute(
+            "INSERT INTO pa_dealing.pad_request SELECT 1234567, employee_id, security_id, ticker, direction, \
+             quantity, price, currency, status, reason, created_at FROM pa_dealing.pad_request \
+             WHERE id = (SELECT min(id) FROM pa_dealing.pad_request WHERE security_id IS NOT NULL)",
+        )
+        .expect("a request with a long id");
+    padetl(src, tgt)
+        .args(["run", "pipelines/dev.toml", "--quiet"])
+        .assert()
+        .success();
+    let reference: Option<String> = client(tgt)
+        .query_opt(
+            "SELECT reference_id FROM padealing.pad_request WHERE id = 1234567",
+            &[],
+        )
+        .expect("query")
+        .map(|r| r.get(0));
+    let reference = reference.expect("the request was loaded (its employee is not a leaver?)");
+    assert!(reference.ends_with("-1234567"), "{reference}");
+}
