@@ -9,7 +9,10 @@ use crate::config::{Keymap, Pipeline, Policy, TableSpec};
 use crate::error::Error;
 use crate::extract::{count_rows, partitions, stream_table, CxReader, ExtractError};
 use crate::ledger::{self, Ledger};
-use crate::load::{foreign_keys, load_order, write_quarantine, PendingDelete, TableLoad};
+use crate::load::{
+    foreign_keys, load_order, quarantine_table, write_quarantine, PendingDelete, TableLoad,
+    UniqueAction,
+};
 use crate::report::progress::Progress;
 use crate::report::{RunReport, TableReport};
 use crate::schema::{
@@ -18,8 +21,7 @@ use crate::schema::{
 };
 use crate::target::{connect, query_error};
 use crate::transform::{
-    split_rejected, Checks, KeymapSummary, QuarantinedRow, Rejections, TransformError,
-    TransformSession,
+    split_rejected, Checks, KeymapSummary, Rejections, TransformError, TransformSession,
 };
 
 /// Choices a user makes per run, beyond the pipeline file.
@@ -408,7 +410,7 @@ impl TableStep<'_, '_> {
             .into());
         }
         load.end_copy().await?;
-        quarantine.extend(self.stage_checks(&mut load).await?);
+        self.stage_checks(&mut load).await?;
         let comparison = match self.options.verify {
             true => Some(load.compare().await?),
             false => None,
@@ -455,31 +457,34 @@ impl TableStep<'_, '_> {
         ))
     }
 
-    /// Uniqueness, checked on the whole staged table and against the target.
-    async fn stage_checks(
-        &mut self,
-        load: &mut TableLoad<'_>,
-    ) -> Result<Vec<QuarantinedRow>, Error> {
+    /// Uniqueness, checked on the whole staged table and against the
+    /// target; quarantined rows move to the quarantine table in Postgres.
+    async fn stage_checks(&mut self, load: &mut TableLoad<'_>) -> Result<(), Error> {
         let table = self.spec.name.as_str();
-        let mut out = Vec::new();
-        for (index, column, policy) in self.checks.stage_checks(table) {
-            let violations = load.unique_violations(&column).await?;
-            if violations.is_empty() {
-                continue;
-            }
-            let take = policy == Policy::Quarantine;
-            let wanted: Vec<i64> = match take {
-                true => violations.iter().map(|(k, _)| *k).collect(),
-                false => violations
-                    .iter()
-                    .map(|(k, _)| *k)
-                    .take(self.pipeline.sample_rows)
-                    .collect(),
+        let quarantine = quarantine_table(self.pipeline.target.app_schema.as_str())?;
+        for (index, name, column, policy) in self.checks.stage_checks(table) {
+            let action = match (policy, self.options.dry) {
+                (Policy::Quarantine, false) => UniqueAction::Quarantine(&quarantine),
+                (Policy::Quarantine, true) => UniqueAction::Unstage,
+                _ => UniqueAction::Report,
             };
-            let rows = load.staged_rows(&wanted, take).await?;
-            out.extend(self.checks.record_stage(index, table, &violations, &rows));
+            let found = load
+                .unique_check(
+                    &column,
+                    action,
+                    &name,
+                    self.run_id,
+                    self.pipeline.sample_rows,
+                )
+                .await?;
+            let moved = match action {
+                UniqueAction::Report => vec![],
+                _ => found.keys.clone(),
+            };
+            self.checks
+                .record_stage(index, table, found.keys.len() as u64, found.sample, moved);
         }
-        Ok(out)
+        Ok(())
     }
 }
 

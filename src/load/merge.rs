@@ -158,7 +158,7 @@ pub fn unique_violations_sql(
     column: &str,
 ) -> String {
     format!(
-        "SELECT s.\"{key}\"::bigint, concat('{column} = ', s.\"{column}\"::text, ' is loaded ', d.n, ' times') \
+        "SELECT s.\"{key}\"::bigint AS key, concat('{column} = ', s.\"{column}\"::text, ' is loaded ', d.n, ' times') AS detail \
            FROM pg_temp.\"{stage}\" s JOIN (SELECT \"{column}\" AS v, count(*) AS n FROM pg_temp.\"{stage}\" \
              WHERE \"{column}\" IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d ON d.v = s.\"{column}\" \
          UNION ALL \
@@ -178,6 +178,59 @@ fn stage_row_differs(key: &str, columns: &[CatalogColumn]) -> String {
         true => "false".to_string(),
         false => differs("t", "s", &non_key),
     }
+}
+
+/// What to do with the rows a unique check finds on the stage.
+#[derive(Debug, Clone, Copy)]
+pub enum UniqueAction<'a> {
+    /// Report only (`warn`, `fail`).
+    Report,
+    /// Take them out of the stage (`quarantine` in `check`: nothing kept).
+    Unstage,
+    /// Move them from the stage into this quarantine table (`$2` check,
+    /// `$3` run id, `$4` table name).
+    Quarantine(&'a QualifiedName),
+}
+
+/// What a unique check found on the stage: every violating key once, and
+/// its detail and staged row as JSON for the first `$1` keys. Rows that move
+/// to quarantine do so inside Postgres: only the first `$1` reach padetl.
+pub fn unique_check_sql(
+    stage: &str,
+    table: &QualifiedName,
+    key: &str,
+    column: &str,
+    action: UniqueAction<'_>,
+) -> String {
+    let found = format!(
+        "v AS (SELECT DISTINCT ON (1) * FROM ({}) x ORDER BY 1)",
+        unique_violations_sql(stage, table, key, column)
+    );
+    let moved = format!(
+        "moved AS (DELETE FROM pg_temp.\"{stage}\" s USING v WHERE s.\"{key}\" = v.key \
+           RETURNING v.key, v.detail, to_jsonb(s) AS row)"
+    );
+    let rows = match action {
+        UniqueAction::Report => format!(
+            "r AS (SELECT v.key, v.detail, to_jsonb(s) AS row FROM v JOIN pg_temp.\"{stage}\" s ON s.\"{key}\" = v.key)"
+        ),
+        UniqueAction::Unstage => format!("{moved}, r AS (SELECT * FROM moved)"),
+        UniqueAction::Quarantine(q) => format!(
+            "{moved}, \
+             kept AS (INSERT INTO {q} AS q (table_name, row_key, check_name, reason, run_id, row_data) \
+               SELECT $4, key, $2, detail, $3, row FROM moved \
+               ON CONFLICT (table_name, row_key, check_name) DO UPDATE \
+                 SET reason = EXCLUDED.reason, run_id = EXCLUDED.run_id, row_data = EXCLUDED.row_data, quarantined_at = now() \
+                 WHERE (q.reason, q.row_data) IS DISTINCT FROM (EXCLUDED.reason, EXCLUDED.row_data)), \
+             r AS (SELECT * FROM moved)",
+            q = q.quoted()
+        ),
+    };
+    format!(
+        "WITH {found}, {rows} \
+         SELECT key, CASE WHEN n <= $1 THEN detail END, CASE WHEN n <= $1 THEN row::text END \
+         FROM (SELECT r.*, row_number() OVER (ORDER BY key) AS n FROM r) x ORDER BY key"
+    )
 }
 
 /// `(old cols) IS DISTINCT FROM (new cols)`: NULL-safe, all columns at once.

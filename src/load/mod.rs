@@ -10,6 +10,7 @@ mod quarantine;
 mod table;
 
 pub use encode::{CopyEncoder, EncodeError, TargetColumn};
+pub use merge::UniqueAction;
 pub use merge::{
     bump_sequence_sql, conflicts_sql, copy_sql, create_stage_sql, delete_missing_sql, insert_sql,
     merge_sql,
@@ -17,8 +18,8 @@ pub use merge::{
 pub use order::orphan_rows;
 pub use order::{foreign_keys, load_order, ForeignKeyOrphans};
 pub use pgtype::PgType;
-pub use quarantine::{write_quarantine, QUARANTINE_TABLE};
-pub use table::{Comparison, MergeCounts, PendingDelete, TableLoad};
+pub use quarantine::{quarantine_table, write_quarantine, QUARANTINE_TABLE};
+pub use table::{Comparison, MergeCounts, PendingDelete, TableLoad, UniqueFound};
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::array_value_to_string;

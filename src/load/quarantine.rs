@@ -13,6 +13,33 @@ use crate::transform::QuarantinedRow;
 /// padetl's own table in the app schema, beside the schema history.
 pub const QUARANTINE_TABLE: &str = "padetl_quarantine";
 
+/// `<app schema>.padetl_quarantine`.
+pub fn quarantine_table(app_schema: &str) -> Result<QualifiedName, LoadError> {
+    QualifiedName::parse(&format!("{app_schema}.{QUARANTINE_TABLE}")).map_err(|message| {
+        LoadError::Shape {
+            table: QUARANTINE_TABLE.into(),
+            message,
+        }
+    })
+}
+
+/// Creates the quarantine table if it is not there.
+pub async fn ensure_quarantine_table(
+    tx: &Transaction<'_>,
+    table: &QualifiedName,
+) -> Result<(), LoadError> {
+    tx.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {} (\
+           table_name text NOT NULL, row_key bigint NOT NULL, check_name text NOT NULL, \
+           reason text NOT NULL, run_id text NOT NULL, row_data jsonb NOT NULL, \
+           quarantined_at timestamptz NOT NULL DEFAULT now(), \
+           PRIMARY KEY (table_name, row_key, check_name))",
+        table.quoted()
+    ))
+    .await
+    .map_err(|e| LoadError::db(table, "creating the quarantine table", &e))
+}
+
 /// Creates the quarantine table if needed and writes `rows` into it.
 pub async fn write_quarantine(
     tx: &Transaction<'_>,
@@ -31,15 +58,7 @@ pub async fn write_quarantine(
             }
         })?;
     let t = table.quoted();
-    tx.batch_execute(&format!(
-        "CREATE TABLE IF NOT EXISTS {t} (\
-           table_name text NOT NULL, row_key bigint NOT NULL, check_name text NOT NULL, \
-           reason text NOT NULL, run_id text NOT NULL, row_data jsonb NOT NULL, \
-           quarantined_at timestamptz NOT NULL DEFAULT now(), \
-           PRIMARY KEY (table_name, row_key, check_name))"
-    ))
-    .await
-    .map_err(|e| LoadError::db(&table, "creating the quarantine table", &e))?;
+    ensure_quarantine_table(tx, &table).await?;
     let tables: Vec<&str> = rows.iter().map(|r| r.table.as_str()).collect();
     let keys: Vec<i64> = rows.iter().map(|r| r.key).collect();
     let checks: Vec<&str> = rows.iter().map(|r| r.check.as_str()).collect();

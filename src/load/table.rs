@@ -1,7 +1,6 @@
 //! Loading one table inside the run's transaction: stage with binary COPY,
 //! then merge into the target.
 
-use std::collections::BTreeMap;
 use std::pin::Pin;
 
 use bytes::{Bytes, BytesMut};
@@ -13,7 +12,7 @@ use tokio_postgres::{CopyInSink, Transaction};
 use super::encode::{CopyEncoder, TargetColumn};
 use super::merge::{
     bump_sequence_sql, compare_sql, conflicts_sql, copy_sql, count_missing_sql, create_stage_sql,
-    delete_missing_sql, dry_merge_sql, insert_sql, merge_sql, unique_violations_sql,
+    delete_missing_sql, dry_merge_sql, insert_sql, merge_sql, unique_check_sql, UniqueAction,
 };
 use super::pgtype::PgType;
 use super::LoadError;
@@ -30,6 +29,13 @@ pub struct MergeCounts {
     pub inserted: u64,
     pub updated: u64,
     pub unchanged: u64,
+}
+
+/// What a unique check found: every violating key, a sample with rows.
+#[derive(Debug, Default)]
+pub struct UniqueFound {
+    pub keys: Vec<i64>,
+    pub sample: Vec<(i64, String, serde_json::Map<String, serde_json::Value>)>,
 }
 
 /// `verify`'s comparison of the staged (transformed source) rows with the
@@ -227,57 +233,52 @@ impl<'t> TableLoad<'t> {
         Ok(())
     }
 
-    /// Staged rows whose `column` value is staged twice or is already in the
-    /// table under another key (one that this load does not change), as
-    /// `(key, detail)` in key order.
-    pub async fn unique_violations(&self, column: &str) -> Result<Vec<(i64, String)>, LoadError> {
-        let sql = unique_violations_sql(&self.stage, &self.table, &self.key, column);
-        let rows = self.tx.query(sql.as_str(), &[]).await.map_err(|e| {
+    /// Runs a unique check on the stage (after [`end_copy`](Self::end_copy)):
+    /// the violating keys, and `(key, detail, row)` for the first `sample`.
+    /// With [`UniqueAction::Quarantine`] the rows move to the quarantine
+    /// table inside Postgres (`check` names the check, `run_id` the run).
+    pub async fn unique_check(
+        &mut self,
+        column: &str,
+        action: UniqueAction<'_>,
+        check: &str,
+        run_id: &str,
+        sample: usize,
+    ) -> Result<UniqueFound, LoadError> {
+        if let UniqueAction::Quarantine(q) = action {
+            super::quarantine::ensure_quarantine_table(self.tx, q).await?;
+        }
+        let sql = unique_check_sql(&self.stage, &self.table, &self.key, column, action);
+        let limit = sample as i64;
+        let table = self.table.table.to_string();
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = match action {
+            UniqueAction::Quarantine(_) => vec![&limit, &check, &run_id, &table],
+            _ => vec![&limit],
+        };
+        let rows = self.tx.query(sql.as_str(), &params).await.map_err(|e| {
             LoadError::db(
                 &self.table,
                 &format!("checking that {column} is unique"),
                 &e,
             )
         })?;
-        let mut seen = std::collections::BTreeSet::new();
-        Ok(rows
-            .iter()
-            .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)))
-            .filter(|(k, _)| seen.insert(*k))
-            .collect())
-    }
-
-    /// Staged rows of these keys as JSON objects; with `take`, they also
-    /// leave the stage (quarantine).
-    pub async fn staged_rows(
-        &mut self,
-        keys: &[i64],
-        take: bool,
-    ) -> Result<BTreeMap<i64, serde_json::Map<String, serde_json::Value>>, LoadError> {
-        let (stage, key) = (&self.stage, &self.key);
-        let sql = match take {
-            true => format!(
-                "DELETE FROM pg_temp.\"{stage}\" s WHERE s.\"{key}\"::bigint = ANY($1) RETURNING s.\"{key}\"::bigint, to_jsonb(s)::text"
-            ),
-            false => format!(
-                "SELECT s.\"{key}\"::bigint, to_jsonb(s)::text FROM pg_temp.\"{stage}\" s WHERE s.\"{key}\"::bigint = ANY($1)"
-            ),
-        };
-        let rows = self.tx.query(sql.as_str(), &[&keys]).await.map_err(|e| {
-            LoadError::db(&self.table, "taking quarantined rows out of the stage", &e)
-        })?;
-        if take {
-            self.staged -= rows.len() as u64;
-        }
-        let mut out = BTreeMap::new();
-        for r in rows {
-            let json: String = r.get(1);
-            let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
-            if let serde_json::Value::Object(map) = value {
-                out.insert(r.get::<_, i64>(0), map);
+        let mut found = UniqueFound::default();
+        for r in &rows {
+            let key: i64 = r.get(0);
+            found.keys.push(key);
+            let (detail, row): (Option<String>, Option<String>) = (r.get(1), r.get(2));
+            if let (Some(detail), Some(row)) = (detail, row) {
+                let row = match serde_json::from_str(&row) {
+                    Ok(serde_json::Value::Object(map)) => map,
+                    _ => serde_json::Map::new(),
+                };
+                found.sample.push((key, detail, row));
             }
         }
-        Ok(out)
+        if !matches!(action, UniqueAction::Report) {
+            self.staged -= found.keys.len() as u64;
+        }
+        Ok(found)
     }
 
     /// Compares the staged rows with the table (after [`end_copy`](Self::end_copy)).

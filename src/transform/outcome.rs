@@ -57,7 +57,7 @@ pub struct Checks {
     specs: Vec<CheckSpec>,
     foreign_keys: Vec<ForeignKey>,
     results: Vec<CheckResult>,
-    quarantined: BTreeMap<String, Vec<i64>>,
+    quarantined: BTreeMap<String, BTreeSet<i64>>,
     sample_rows: usize,
     mask: Vec<String>,
 }
@@ -186,50 +186,43 @@ impl Checks {
         Ok(PageOutcome { keep, quarantine })
     }
 
-    /// The unique checks of `table`: `(index, column)` for the load to run
-    /// on its staging table.
-    pub fn stage_checks(&self, table: &str) -> Vec<(usize, String, Policy)> {
+    /// The unique checks of `table`: `(index, name, column, policy)` for the
+    /// load to run on its staging table.
+    pub fn stage_checks(&self, table: &str) -> Vec<(usize, String, String, Policy)> {
         self.specs
             .iter()
             .enumerate()
             .filter(|(_, c)| c.table.as_str() == table)
             .filter_map(|(i, c)| match &c.kind {
-                CheckKind::Unique { column } => Some((i, column.to_string(), c.policy)),
+                CheckKind::Unique { column } => {
+                    Some((i, c.name.to_string(), column.to_string(), c.policy))
+                }
                 _ => None,
             })
             .collect()
     }
 
-    /// Records what a stage check found; `rows` are the staged rows of the
-    /// violating keys (all of them when the policy quarantines).
+    /// Records what a stage check found: the number of violating rows, a
+    /// sample `(key, detail, row)`, and the keys it quarantined (the rows
+    /// themselves went to the quarantine table in Postgres).
     pub fn record_stage(
         &mut self,
         index: usize,
         table: &str,
-        violations: &[(i64, String)],
-        rows: &BTreeMap<i64, Map<String, Value>>,
-    ) -> Vec<QuarantinedRow> {
-        self.record(index, violations, rows);
-        if self.results[index].policy != Policy::Quarantine {
-            return vec![];
-        }
-        let name = self.results[index].name.clone();
-        let list = self.quarantined.entry(table.to_string()).or_default();
-        let mut out = Vec::new();
-        for (key, detail) in violations {
-            if list.contains(key) {
-                continue;
-            }
-            list.push(*key);
-            out.push(QuarantinedRow {
-                table: table.to_string(),
-                key: *key,
-                check: name.clone(),
-                reason: detail.clone(),
-                row: Value::Object(rows.get(key).cloned().unwrap_or_default()),
-            });
-        }
-        out
+        total: u64,
+        sample: Vec<(i64, String, Map<String, Value>)>,
+        quarantined: Vec<i64>,
+    ) {
+        let violations: Vec<(i64, String)> =
+            sample.iter().map(|(k, d, _)| (*k, d.clone())).collect();
+        let rows: BTreeMap<i64, Map<String, Value>> =
+            sample.into_iter().map(|(k, _, r)| (k, r)).collect();
+        self.record(index, &violations, &rows);
+        self.results[index].violations += total - violations.len() as u64;
+        self.quarantined
+            .entry(table.to_string())
+            .or_default()
+            .extend(quarantined);
     }
 
     /// The row-count checks of `table`, given its rows before and after the load.
@@ -274,7 +267,11 @@ impl Checks {
         session: &TransformSession,
         table: &str,
     ) -> Result<u64, TransformError> {
-        let keys = self.quarantined.get(table).cloned().unwrap_or_default();
+        let keys: Vec<i64> = self
+            .quarantined
+            .get(table)
+            .map(|k| k.iter().copied().collect())
+            .unwrap_or_default();
         session.set_quarantined(table, &keys)?;
         Ok(keys.len() as u64)
     }
