@@ -41,7 +41,7 @@ pub enum Command {
     /// Show what schema reconciliation would do, and the SQL, without changing anything.
     Plan(PlanArgs),
     /// Reconcile the target schema only (create, upgrade or repair), without loading data.
-    Migrate(RunArgs),
+    Migrate(MigrateArgs),
     /// Parse and validate a pipeline and its env file, without connecting.
     Validate(PipelineArgs),
     /// Seed a local legacy source and dev target, then run pipelines/dev.toml.
@@ -97,6 +97,18 @@ pub struct RunArgs {
     /// should keep them).
     #[arg(long)]
     pub skip_checks: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub target: PipelineArgs,
+    /// Confirms a run on an environment that requires it (e.g. `--confirm prod`).
+    #[arg(long, value_name = "ENV")]
+    pub confirm: Option<String>,
+    /// Also apply destructive schema changes that `padetl plan` lists as not applied.
+    #[arg(long)]
+    pub allow_destructive: bool,
 }
 
 #[derive(Debug, Args)]
