@@ -216,14 +216,11 @@ pub fn unique_check_sql(
         ),
         UniqueAction::Unstage => format!("{moved}, r AS (SELECT * FROM moved)"),
         UniqueAction::Quarantine(q) => format!(
-            "{moved}, \
-             kept AS (INSERT INTO {q} AS q (table_name, row_key, check_name, reason, run_id, row_data) \
-               SELECT $4, key, $2, detail, $3, row FROM moved \
-               ON CONFLICT (table_name, row_key, check_name) DO UPDATE \
-                 SET reason = EXCLUDED.reason, run_id = EXCLUDED.run_id, row_data = EXCLUDED.row_data, quarantined_at = now() \
-                 WHERE (q.reason, q.row_data) IS DISTINCT FROM (EXCLUDED.reason, EXCLUDED.row_data)), \
-             r AS (SELECT * FROM moved)",
-            q = q.quoted()
+            "{moved}, kept AS ({}), r AS (SELECT * FROM moved)",
+            super::quarantine::upsert_quarantine_sql(
+                q,
+                "SELECT $4, key, $2, detail, $3, row FROM moved"
+            )
         ),
     };
     format!(
