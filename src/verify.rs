@@ -154,7 +154,7 @@ impl VerifyReport {
             let _ = writeln!(
                 out,
                 "foreign key {}.{} → {}: {result}",
-                f.child, f.column, f.parent
+                f.foreign_key.child, f.foreign_key.column, f.foreign_key.parent
             );
         }
         let reference = match (&self.reference.recorded_by, self.reference.unchanged) {

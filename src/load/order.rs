@@ -31,18 +31,20 @@ pub async fn catalog_edges<C: GenericClient>(
 }
 
 /// Single-column foreign keys between tables of the app schema: a child row
-/// follows its parent into quarantine through these.
+/// follows its parent into quarantine through these, and `verify` counts the
+/// rows that find no parent.
 pub async fn foreign_keys<C: GenericClient>(
     client: &C,
     app_schema: &str,
 ) -> Result<Vec<ForeignKey>, LoadError> {
     let rows = client
         .query(
-            "SELECT p.relname::text, c.relname::text, a.attname::text FROM pg_constraint k \
+            "SELECT p.relname::text, c.relname::text, a.attname::text, pa.attname::text FROM pg_constraint k \
              JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace \
              JOIN pg_class p ON p.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace \
              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.conkey[1] \
-             WHERE k.contype = 'f' AND cn.nspname = $1 AND pn.nspname = $1 AND c.oid <> p.oid \
+             JOIN pg_attribute pa ON pa.attrelid = p.oid AND pa.attnum = k.confkey[1] \
+             WHERE k.contype = 'f' AND cn.nspname = $1 AND pn.nspname = $1 \
                AND array_length(k.conkey, 1) = 1 ORDER BY 2, 3",
             &[&app_schema],
         )
@@ -54,6 +56,7 @@ pub async fn foreign_keys<C: GenericClient>(
             parent: r.get(0),
             child: r.get(1),
             column: r.get(2),
+            parent_column: r.get(3),
         })
         .collect())
 }
@@ -62,9 +65,8 @@ pub async fn foreign_keys<C: GenericClient>(
 /// when a constraint is `NOT VALID` or was disabled).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ForeignKeyOrphans {
-    pub child: String,
-    pub column: String,
-    pub parent: String,
+    #[serde(flatten)]
+    pub foreign_key: ForeignKey,
     pub orphans: i64,
 }
 
@@ -73,31 +75,17 @@ pub async fn orphan_rows<C: GenericClient>(
     client: &C,
     app_schema: &str,
 ) -> Result<Vec<ForeignKeyOrphans>, LoadError> {
-    let rows = client
-        .query(
-            "SELECT c.relname::text, a.attname::text, p.relname::text, pa.attname::text FROM pg_constraint k \
-             JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace \
-             JOIN pg_class p ON p.oid = k.confrelid \
-             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.conkey[1] \
-             JOIN pg_attribute pa ON pa.attrelid = p.oid AND pa.attnum = k.confkey[1] \
-             WHERE k.contype = 'f' AND cn.nspname = $1 AND array_length(k.conkey, 1) = 1 ORDER BY 1, 2",
-            &[&app_schema],
-        )
-        .await
-        .map_err(|e| LoadError::Schema(SchemaError::db("reading foreign keys", &e)))?;
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
     let mut out = Vec::new();
-    for r in rows {
-        let (child, column, parent, parent_column): (String, String, String, String) =
-            (r.get(0), r.get(1), r.get(2), r.get(3));
-        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    for fk in foreign_keys(client, app_schema).await? {
         let sql = format!(
             "SELECT count(*) FROM {schema}.{c} x WHERE x.{col} IS NOT NULL AND NOT EXISTS \
              (SELECT 1 FROM {schema}.{p} y WHERE y.{pc} = x.{col})",
             schema = q(app_schema),
-            c = q(&child),
-            col = q(&column),
-            p = q(&parent),
-            pc = q(&parent_column),
+            c = q(&fk.child),
+            col = q(&fk.column),
+            p = q(&fk.parent),
+            pc = q(&fk.parent_column),
         );
         let orphans: i64 = client
             .query_one(sql.as_str(), &[])
@@ -105,9 +93,7 @@ pub async fn orphan_rows<C: GenericClient>(
             .map_err(|e| LoadError::Schema(SchemaError::db("counting rows without a parent", &e)))?
             .get(0);
         out.push(ForeignKeyOrphans {
-            child,
-            column,
-            parent,
+            foreign_key: fk,
             orphans,
         });
     }

@@ -44,12 +44,14 @@ pub struct QuarantinedRow {
     pub row: Value,
 }
 
-/// A foreign key of the app schema by one column: `child.column → parent`.
-#[derive(Debug, Clone)]
+/// A foreign key of the app schema by one column:
+/// `child.column → parent.parent_column`.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ForeignKey {
     pub parent: String,
     pub child: String,
     pub column: String,
+    pub parent_column: String,
 }
 
 /// Every check's running result, and the keys quarantined so far.
@@ -321,11 +323,12 @@ impl Checks {
         r.sample.extend(sample);
     }
 
-    /// Foreign keys from `table` to a parent with quarantined rows.
+    /// Foreign keys from `table` to another table with quarantined rows (a
+    /// table's own rows are checked page by page, not against each other).
     fn quarantined_parents(&self, table: &str) -> Vec<ForeignKey> {
         self.foreign_keys
             .iter()
-            .filter(|fk| fk.child == table)
+            .filter(|fk| fk.child == table && fk.parent != table)
             .filter(|fk| {
                 self.quarantined
                     .get(&fk.parent)
