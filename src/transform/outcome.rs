@@ -227,6 +227,13 @@ impl Checks {
             .extend(quarantined);
     }
 
+    /// Whether `table` has a row-count check (which needs its rows before the load).
+    pub fn counts_rows(&self, table: &str) -> bool {
+        self.specs
+            .iter()
+            .any(|c| c.table.as_str() == table && matches!(c.kind, CheckKind::RowCount { .. }))
+    }
+
     /// The row-count checks of `table`, given its rows before and after the load.
     pub fn row_counts(&mut self, table: &str, before: i64, after: i64) {
         for i in 0..self.specs.len() {
