@@ -82,17 +82,11 @@ pub struct PipelineArgs {
     pub env_file: Option<PathBuf>,
 }
 
+/// `run`: everything `migrate` takes, and more.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
-    pub target: PipelineArgs,
-    /// Confirms a run on an environment that requires it (e.g. `--confirm prod`).
-    #[arg(long, value_name = "ENV")]
-    pub confirm: Option<String>,
-    /// Also apply destructive schema changes (drop a column or constraint,
-    /// narrow a type) that `padetl plan` lists as not applied.
-    #[arg(long)]
-    pub allow_destructive: bool,
+    pub schema: MigrateArgs,
     /// Do not evaluate the pipeline's checks (for benchmarks; a real run
     /// should keep them).
     #[arg(long)]
@@ -106,7 +100,8 @@ pub struct MigrateArgs {
     /// Confirms a run on an environment that requires it (e.g. `--confirm prod`).
     #[arg(long, value_name = "ENV")]
     pub confirm: Option<String>,
-    /// Also apply destructive schema changes that `padetl plan` lists as not applied.
+    /// Also apply destructive schema changes (drop a column or constraint,
+    /// narrow a type) that `padetl plan` lists as not applied.
     #[arg(long)]
     pub allow_destructive: bool,
 }
@@ -153,10 +148,10 @@ pub async fn execute(cli: Cli) -> Result<u8, Error> {
     let progress = Progress::new(cli.quiet);
     match cli.command {
         Command::Run(args) => {
-            let pipeline = load(&args.target)?;
-            confirm(&pipeline, args.confirm.as_deref())?;
+            let pipeline = load(&args.schema.target)?;
+            confirm(&pipeline, args.schema.confirm.as_deref())?;
             let options = RunOptions {
-                allow_destructive: args.allow_destructive,
+                allow_destructive: args.schema.allow_destructive,
                 skip_checks: args.skip_checks,
                 ..RunOptions::default()
             };
