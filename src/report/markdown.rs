@@ -31,15 +31,14 @@ pub fn render_markdown(report: &RunReport) -> String {
         );
         let _ = writeln!(out, "|---|---:|---:|---:|---:|");
         for km in &report.keymaps {
-            let get = |k: &str| km.status.get(k).copied().unwrap_or(0);
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} |",
                 km.name,
                 km.source_rows,
-                get(crate::transform::MATCHED),
-                get(crate::transform::ORPHAN),
-                get(crate::transform::AMBIGUOUS)
+                km.count(crate::transform::MATCHED),
+                km.count(crate::transform::ORPHAN),
+                km.count(crate::transform::AMBIGUOUS)
             );
         }
         out.push('\n');

@@ -15,7 +15,6 @@ pub fn render_text(report: &RunReport) -> String {
     );
     let _ = writeln!(out, "schema: {}", describe_plan(&report.schema));
     for km in &report.keymaps {
-        let get = |k: &str| km.status.get(k).copied().unwrap_or(0);
         let by: Vec<String> = km
             .matched_by
             .iter()
@@ -26,10 +25,10 @@ pub fn render_text(report: &RunReport) -> String {
             "keymap {}: {} source rows → {} matched ({}), {} orphan, {} ambiguous",
             km.name,
             km.source_rows,
-            get(crate::transform::MATCHED),
+            km.count(crate::transform::MATCHED),
             by.join(", "),
-            get(crate::transform::ORPHAN),
-            get(crate::transform::AMBIGUOUS)
+            km.count(crate::transform::ORPHAN),
+            km.count(crate::transform::AMBIGUOUS)
         );
     }
     let width = report

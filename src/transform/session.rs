@@ -39,6 +39,13 @@ pub struct KeymapSummary {
     pub matched_by: BTreeMap<String, u64>,
 }
 
+impl KeymapSummary {
+    /// Source rows with this `status` (`matched`, `orphan`, `ambiguous`).
+    pub fn count(&self, status: &str) -> u64 {
+        self.status.get(status).copied().unwrap_or(0)
+    }
+}
+
 /// One DataFusion context for the whole run.
 pub struct TransformSession {
     ctx: SessionContext,
