@@ -10,8 +10,8 @@ use crate::error::Error;
 use crate::extract::{count_rows, partitions, stream_table, CxReader, ExtractError};
 use crate::ledger::{self, Ledger};
 use crate::load::{
-    foreign_keys, load_order, quarantine_table, write_quarantine, PendingDelete, TableLoad,
-    UniqueAction,
+    foreign_keys, load_order, quarantine_table, write_quarantine, LoadPath, PendingDelete,
+    TableLoad, UniqueAction,
 };
 use crate::report::progress::Progress;
 use crate::report::{RunReport, TableReport};
@@ -361,15 +361,16 @@ impl TableStep<'_, '_> {
             .await
             .map_err(|e| Error::Internal(format!("count task: {e}")))??;
         let mut bar = progress.table(spec.name.as_str(), count.rows);
-        // Uniqueness is checked on a stage; check and verify never write.
-        let may_copy_direct =
-            !self.options.dry && self.checks.stage_checks(spec.name.as_str()).is_empty();
+        let path = LoadPath {
+            dry: self.options.dry,
+            stage_checks: !self.checks.stage_checks(spec.name.as_str()).is_empty(),
+        };
         let mut load = TableLoad::begin(
             self.tx,
             pipeline.target_table(&spec.name),
             spec.key.as_str(),
             spec.mode,
-            may_copy_direct,
+            path,
         )
         .await?;
         // A full count of the table, only for its row-count checks.

@@ -263,11 +263,11 @@ pub fn bump_sequence_sql(table: &QualifiedName, key: &str) -> String {
     let t = table.quoted();
     format!(
         "SELECT setval(s.seq, m.max_key) FROM \
-           (SELECT pg_get_serial_sequence('{lit}', '{key}') AS seq) s, \
+           (SELECT pg_get_serial_sequence({lit}, '{key}') AS seq) s, \
            (SELECT max(\"{key}\") AS max_key FROM {t}) m \
          WHERE s.seq IS NOT NULL AND m.max_key IS NOT NULL \
            AND m.max_key > coalesce(pg_sequence_last_value(s.seq::regclass), 0)",
-        lit = t.replace('\'', "''")
+        lit = crate::schema::literal(&t)
     )
 }
 

@@ -1,6 +1,7 @@
 //! Load: Arrow batches into the target with binary COPY, through a staging
 //! table, merged by key inside the run's single transaction.
 
+mod bulk;
 mod encode;
 mod merge;
 mod numeric;
@@ -19,7 +20,7 @@ pub use order::orphan_rows;
 pub use order::{foreign_keys, load_order, ForeignKeyOrphans};
 pub use pgtype::PgType;
 pub use quarantine::{quarantine_table, write_quarantine, QUARANTINE_TABLE};
-pub use table::{Comparison, MergeCounts, PendingDelete, TableLoad, UniqueFound};
+pub use table::{Comparison, LoadPath, MergeCounts, PendingDelete, TableLoad, UniqueFound};
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::array_value_to_string;

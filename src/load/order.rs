@@ -75,7 +75,7 @@ pub async fn orphan_rows<C: GenericClient>(
     client: &C,
     app_schema: &str,
 ) -> Result<Vec<ForeignKeyOrphans>, LoadError> {
-    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let q = crate::schema::quote;
     let mut out = Vec::new();
     for fk in foreign_keys(client, app_schema).await? {
         let sql = format!(

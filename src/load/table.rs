@@ -9,6 +9,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use futures_util::SinkExt;
 use tokio_postgres::{CopyInSink, Transaction};
 
+use super::bulk::Deferred;
 use super::encode::{CopyEncoder, TargetColumn};
 use super::merge::{
     bump_sequence_sql, compare_sql, conflicts_sql, copy_sql, count_missing_sql, create_stage_sql,
@@ -82,6 +83,15 @@ impl PendingDelete {
     }
 }
 
+/// How a table may be loaded.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadPath {
+    /// `check` and `verify`: nothing may be written to the table.
+    pub dry: bool,
+    /// Unique checks run on a stage, so the rows cannot go in directly.
+    pub stage_checks: bool,
+}
+
 /// An open load of one table; [`TableLoad::finish`] merges and reports.
 pub struct TableLoad<'t> {
     tx: &'t Transaction<'t>,
@@ -95,6 +105,8 @@ pub struct TableLoad<'t> {
     columns: Option<Vec<CatalogColumn>>,
     /// COPY goes straight into the (empty) table: no stage, no merge.
     direct: bool,
+    /// An empty table's indexes and foreign keys, dropped until the rows are in.
+    deferred: Deferred,
     staged: u64,
 }
 
@@ -106,16 +118,18 @@ struct OpenCopy {
 }
 
 impl<'t> TableLoad<'t> {
-    /// Reads the target's columns and creates the staging table. With
-    /// `may_copy_direct`, a table that is empty gets its rows by COPY
-    /// directly, without a stage and a merge: inside the run's transaction
-    /// that is just as safe, and it writes every row once instead of twice.
+    /// Reads the target's columns and creates the staging table. A run
+    /// (not `dry`) into a table that is empty loads it in bulk: its indexes
+    /// and foreign keys wait until the rows are in ([`Deferred`]), and
+    /// without `stage_checks` the rows go in by COPY directly, without a
+    /// stage and a merge: inside the run's transaction that is just as safe,
+    /// and it writes every row once instead of twice.
     pub async fn begin(
         tx: &'t Transaction<'t>,
         table: QualifiedName,
         key: &str,
         mode: LoadMode,
-        may_copy_direct: bool,
+        path: LoadPath,
     ) -> Result<TableLoad<'t>, LoadError> {
         let catalog = table_columns(tx, &table).await?;
         if !catalog.iter().any(|c| c.name == key) {
@@ -125,14 +139,26 @@ impl<'t> TableLoad<'t> {
             });
         }
         let stage = format!("padetl_stage_{}", table.table);
-        let direct = may_copy_direct && is_empty(tx, &table).await?;
+        let bulk = !path.dry && is_empty(tx, &table).await?;
+        let direct = bulk && !path.stage_checks;
         if !direct {
             tx.batch_execute(create_stage_sql(&stage, &table).as_str())
                 .await
                 .map_err(|e| LoadError::db(&table, "creating the staging table", &e))?;
         }
+        let deferred = match bulk {
+            true => Deferred::defer(tx, &table, key).await?,
+            false => Deferred::none(),
+        };
+        tracing::debug!(
+            table = %table,
+            direct,
+            deferred = deferred.len(),
+            "load path"
+        );
         Ok(TableLoad {
             direct,
+            deferred,
             tx,
             table,
             key: key.to_string(),
@@ -316,6 +342,7 @@ impl<'t> TableLoad<'t> {
     ) -> Result<(MergeCounts, Option<PendingDelete>), LoadError> {
         self.end_copy().await?;
         if self.direct {
+            self.restore_deferred().await?;
             self.bump_sequence().await?;
             return Ok((self.counts(self.staged, 0), None));
         }
@@ -328,6 +355,7 @@ impl<'t> TableLoad<'t> {
             },
         });
         if self.staged == 0 {
+            self.restore_deferred().await?;
             return Ok((MergeCounts::default(), pending));
         }
         if dry {
@@ -341,8 +369,13 @@ impl<'t> TableLoad<'t> {
             LoadMode::Upsert | LoadMode::Replace => self.merge(&columns).await?,
             LoadMode::Insert => (self.insert(&columns).await?, 0),
         };
+        self.restore_deferred().await?;
         self.bump_sequence().await?;
         Ok((self.counts(inserted, updated), pending))
+    }
+
+    async fn restore_deferred(&mut self) -> Result<(), LoadError> {
+        std::mem::take(&mut self.deferred).restore(self.tx).await
     }
 
     async fn bump_sequence(&self) -> Result<(), LoadError> {

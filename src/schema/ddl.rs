@@ -9,8 +9,14 @@ pub fn qualified(schema: &str, table: &str) -> String {
     format!("{}.{}", quote(schema), quote(table))
 }
 
+/// An identifier as SQL, quoted so that any name is safe.
 pub fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// A string literal as SQL.
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// A column as it appears in `CREATE TABLE` or `ADD COLUMN`.

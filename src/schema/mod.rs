@@ -21,6 +21,7 @@ pub use apply::{apply_plan, prepare, Prepared, HISTORY_TABLE};
 /// quarantine): never part of the app's schema, never reported as unmanaged.
 pub const PADETL_PREFIX: &str = "padetl_";
 pub use catalog::{table_columns, CatalogColumn};
+pub use ddl::{literal, quote};
 pub use guard::{reference_fingerprint, ReferenceGuard};
 pub use migrations::{load_migrations, mentions_schema, Migration};
 pub use plan::{

@@ -3,7 +3,9 @@
 
 use predicates::prelude::*;
 
-use crate::util::{client, count, json_of, padetl, schema_fingerprint, TestDbs, Workspace};
+use crate::util::{
+    catalog_fingerprint, client, count, json_of, padetl, schema_fingerprint, TestDbs, Workspace,
+};
 
 const MIGRATIONS: [&str; 3] = [
     "0001_v1_legacy_layout.sql",
@@ -140,4 +142,82 @@ fn long_request_ids_keep_every_digit_in_their_reference() {
         .map(|r| r.get(0));
     let reference = reference.expect("the request was loaded (its employee is not a leaver?)");
     assert!(reference.ends_with("-1234567"), "{reference}");
+}
+
+/// A load into empty tables drops their indexes and foreign keys and
+/// recreates them after the rows are in; what comes back is what was there:
+/// same names, definitions, comments, and a NOT VALID foreign key stays so.
+#[test]
+fn a_bulk_load_into_empty_tables_gives_back_every_index_and_constraint() {
+    let dbs = TestDbs::reserve("bulk", 2);
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
+    padetl(src, tgt)
+        .args(["demo", "--rows", "300", "--quiet"])
+        .assert()
+        .success();
+    let loaded = schema_fingerprint(tgt, "padealing");
+    let mut c = client(tgt);
+    c.batch_execute(
+        "DELETE FROM padealing.audit_log; DELETE FROM padealing.pad_breach; \
+         DELETE FROM padealing.pad_execution; DELETE FROM padealing.pad_approval; \
+         DELETE FROM padealing.pad_request",
+    )
+    .expect("empty the app tables");
+    let row = c
+        .query_one(
+            "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE conrelid = 'padealing.pad_breach'::regclass AND contype = 'f'",
+            &[],
+        )
+        .expect("the breach's foreign key");
+    let (breach_fk, breach_fk_def): (String, String) = (row.get(0), row.get(1));
+    c.batch_execute(&format!(
+        "COMMENT ON INDEX padealing.pad_request_employee_id_idx IS 'employee''s requests'; \
+         COMMENT ON CONSTRAINT pad_request_reference_id_key ON padealing.pad_request IS 'one per request'; \
+         ALTER TABLE padealing.pad_breach DROP CONSTRAINT \"{breach_fk}\"; \
+         ALTER TABLE padealing.pad_breach ADD CONSTRAINT \"{breach_fk}\" {breach_fk_def} NOT VALID; \
+         COMMENT ON CONSTRAINT \"{breach_fk}\" ON padealing.pad_breach IS 'checked later'"
+    ))
+    .expect("comments and a NOT VALID foreign key");
+    let catalog = catalog_fingerprint(tgt, "padealing");
+    let deferred: i64 = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid \
+                     JOIN pg_namespace n ON n.oid = t.relnamespace \
+                     WHERE n.nspname = 'padealing' AND t.relname IN ('pad_request', 'pad_approval', 'pad_execution', 'pad_breach', 'audit_log') \
+                       AND NOT x.indisprimary) \
+                  + (SELECT count(*) FROM pg_constraint WHERE contype = 'f' \
+                     AND connamespace = 'padealing'::regnamespace)",
+            &[],
+        )
+        .expect("count indexes and foreign keys")
+        .get(0);
+
+    let out = padetl(src, tgt)
+        .env("PADETL_LOG", "padetl=debug")
+        .args(["run", "pipelines/dev.toml", "--quiet"])
+        .assert()
+        .success();
+    let log = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let logged: i64 = log
+        .lines()
+        .filter(|l| l.contains("load path"))
+        .filter_map(|l| l.split("deferred=").nth(1))
+        .filter_map(|n| n.split_whitespace().next()?.parse::<i64>().ok())
+        .sum();
+    assert_eq!(
+        logged, deferred,
+        "every index and foreign key waited for the rows:\n{log}"
+    );
+    assert_eq!(catalog_fingerprint(tgt, "padealing"), catalog);
+    let data = |f: &str| f.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(data(&schema_fingerprint(tgt, "padealing")), data(&loaded));
+    let validated: bool = c
+        .query_one(
+            "SELECT convalidated FROM pg_constraint WHERE conname = $1",
+            &[&breach_fk],
+        )
+        .expect("the breach's foreign key after the load")
+        .get(0);
+    assert!(!validated, "a NOT VALID foreign key came back validated");
 }

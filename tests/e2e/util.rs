@@ -103,19 +103,7 @@ pub fn padetl_bare() -> Command {
 /// which records every run, failed or not, by design.
 pub fn schema_fingerprint(db: &str, schema: &str) -> String {
     let mut c = client(db);
-    let catalog: String = c
-        .query_one(
-            "WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = $1) \
-             SELECT coalesce(md5(string_agg(x, '|' ORDER BY x)), '') FROM ( \
-               SELECT format('col %s.%s %s %s %s', table_name, column_name, data_type, is_nullable, column_default) AS x \
-                 FROM information_schema.columns WHERE table_schema = $1 AND table_name <> 'padetl_runs' \
-               UNION ALL SELECT format('con %s %s', conname, pg_get_constraintdef(oid)) \
-                 FROM pg_constraint WHERE connamespace IN (SELECT oid FROM ns) AND conrelid <> coalesce(to_regclass(quote_ident($1) || '.padetl_runs'), 0) \
-               UNION ALL SELECT format('idx %s', indexdef) FROM pg_indexes WHERE schemaname = $1 AND tablename <> 'padetl_runs') s",
-            &[&schema],
-        )
-        .expect("catalog fingerprint")
-        .get(0);
+    let catalog = catalog_fingerprint(db, schema);
     let tables: Vec<String> = c
         .query(
             "SELECT tablename::text FROM pg_tables WHERE schemaname = $1 AND tablename <> 'padetl_runs' ORDER BY 1",
@@ -132,6 +120,26 @@ pub fn schema_fingerprint(db: &str, schema: &str) -> String {
         out.push_str(&format!("\n{t} {data}"));
     }
     out
+}
+
+/// A fingerprint of a schema's catalog alone: columns, constraints (by name,
+/// definition and whether validated), indexes, and their comments, except
+/// the run ledger's.
+pub fn catalog_fingerprint(db: &str, schema: &str) -> String {
+    client(db)
+        .query_one(
+            "WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = $1) \
+             SELECT coalesce(md5(string_agg(x, '|' ORDER BY x)), '') FROM ( \
+               SELECT format('col %s.%s %s %s %s', table_name, column_name, data_type, is_nullable, column_default) AS x \
+                 FROM information_schema.columns WHERE table_schema = $1 AND table_name <> 'padetl_runs' \
+               UNION ALL SELECT format('con %s %s %s %s', conname, pg_get_constraintdef(oid), convalidated, obj_description(oid, 'pg_constraint')) \
+                 FROM pg_constraint WHERE connamespace IN (SELECT oid FROM ns) AND conrelid <> coalesce(to_regclass(quote_ident($1) || '.padetl_runs'), 0) \
+               UNION ALL SELECT format('idx %s %s', indexdef, obj_description(format('%I.%I', schemaname, indexname)::regclass, 'pg_class')) \
+                 FROM pg_indexes WHERE schemaname = $1 AND tablename <> 'padetl_runs') s",
+            &[&schema],
+        )
+        .expect("catalog fingerprint")
+        .get(0)
 }
 
 pub fn count(db: &str, table: &str) -> i64 {

@@ -1,0 +1,212 @@
+//! Bulk loading into an empty table the way `pg_restore` does: the table's
+//! secondary indexes and its foreign keys within the app schema are dropped
+//! before the rows go in and recreated, from their own definitions, after.
+//!
+//! Why: a foreign key checks every inserted row with its own query and row
+//! lock, and an index takes every row one by one into a growing B-tree. For
+//! a first load of millions of rows that is most of the server's work
+//! (measured on 1.9M approvals: COPY with the foreign key 11.4 s, without it
+//! 2.2 s, adding the foreign key afterwards 0.8 s). Recreating validates
+//! every row in one join and builds each index with one sort.
+//!
+//! Everything happens inside the run's transaction: a failed or killed run
+//! rolls the drops back with the rows, and nobody else sees the table
+//! without its constraints (the drops hold an exclusive lock on it until the
+//! run commits). Foreign keys into other schemas (the read-only reference
+//! schema) are never touched: dropping one would change the referenced
+//! table's triggers, which is DDL on a table padetl must not alter.
+
+use tokio_postgres::Transaction;
+
+use super::LoadError;
+use crate::config::QualifiedName;
+use crate::schema::{literal, quote};
+
+/// Indexes that are neither the primary key, nor on the load key alone
+/// (a merge's `ON CONFLICT` target), nor a foreign key's referenced index,
+/// nor invalid; with the constraint that owns each, when one does.
+const INDEXES_SQL: &str = "\
+SELECT ic.relname::text, pg_get_indexdef(x.indexrelid), con.conname::text, pg_get_constraintdef(con.oid), \
+       coalesce(obj_description(con.oid, 'pg_constraint'), obj_description(x.indexrelid, 'pg_class')) \
+FROM pg_index x \
+JOIN pg_class ic ON ic.oid = x.indexrelid \
+LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid AND con.contype IN ('u', 'x') \
+WHERE x.indrelid = $1::text::regclass AND NOT x.indisprimary AND x.indisvalid \
+  AND NOT (x.indisunique AND x.indnkeyatts = 1 AND x.indkey[0] = \
+           (SELECT attnum FROM pg_attribute WHERE attrelid = x.indrelid AND attname = $2)) \
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = x.indexrelid) \
+ORDER BY 1";
+
+/// The table's foreign keys whose referenced table is in its own schema.
+const FOREIGN_KEYS_SQL: &str = "\
+SELECT con.conname::text, pg_get_constraintdef(con.oid), obj_description(con.oid, 'pg_constraint') \
+FROM pg_constraint con \
+JOIN pg_class child ON child.oid = con.conrelid \
+JOIN pg_class parent ON parent.oid = con.confrelid \
+WHERE con.conrelid = $1::text::regclass AND con.contype = 'f' \
+  AND parent.relnamespace = child.relnamespace \
+ORDER BY 1";
+
+/// One dropped object and the statements that bring it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Dropped {
+    /// For messages: `index x` or `constraint y`.
+    what: String,
+    drop: String,
+    create: String,
+    comment: Option<String>,
+}
+
+/// The indexes and foreign keys of one table, dropped for its load;
+/// [`Deferred::restore`] recreates them.
+#[derive(Debug, Default)]
+pub struct Deferred {
+    table: Option<QualifiedName>,
+    /// Indexes first, then foreign keys: a foreign key may need an index.
+    objects: Vec<Dropped>,
+}
+
+impl Deferred {
+    /// Drops `table`'s secondary indexes and its foreign keys within its
+    /// schema. `key` is the load key, whose unique index stays.
+    pub async fn defer(
+        tx: &Transaction<'_>,
+        table: &QualifiedName,
+        key: &str,
+    ) -> Result<Deferred, LoadError> {
+        let name = table.quoted();
+        let mut objects = Vec::new();
+        let rows = tx
+            .query(INDEXES_SQL, &[&name, &key])
+            .await
+            .map_err(|e| LoadError::db(table, "reading the table's indexes", &e))?;
+        for r in rows {
+            let (index, def, constraint, condef): (String, String, Option<String>, Option<String>) =
+                (r.get(0), r.get(1), r.get(2), r.get(3));
+            objects.push(match (constraint, condef) {
+                (Some(c), Some(d)) => constraint_object(table, &c, &d, r.get(4)),
+                _ => Dropped {
+                    what: format!("index {index}"),
+                    drop: format!("DROP INDEX {}.{}", table.schema.quoted(), quote(&index)),
+                    create: def,
+                    comment: r
+                        .get::<_, Option<String>>(4)
+                        .map(|c| comment_sql("INDEX", table, &quote(&index), &c)),
+                },
+            });
+        }
+        let rows = tx
+            .query(FOREIGN_KEYS_SQL, &[&name])
+            .await
+            .map_err(|e| LoadError::db(table, "reading the table's foreign keys", &e))?;
+        for r in rows {
+            objects.push(constraint_object(
+                table,
+                &r.get::<_, String>(0),
+                &r.get::<_, String>(1),
+                r.get(2),
+            ));
+        }
+        for o in &objects {
+            tx.batch_execute(&o.drop).await.map_err(|e| {
+                LoadError::db(table, &format!("dropping {} for the load", o.what), &e)
+            })?;
+        }
+        Ok(Deferred {
+            table: Some(table.clone()),
+            objects,
+        })
+    }
+
+    /// Nothing is dropped: for a table that is not empty, or a dry run.
+    pub fn none() -> Deferred {
+        Deferred::default()
+    }
+
+    /// How many indexes and constraints wait to be recreated.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// Recreates what [`Deferred::defer`] dropped, with the same names and
+    /// definitions. Rows that break one (a duplicate, a child without its
+    /// parent) fail here, naming the index or constraint, as the row's own
+    /// insert would have.
+    pub async fn restore(self, tx: &Transaction<'_>) -> Result<(), LoadError> {
+        let Some(table) = self.table else {
+            return Ok(());
+        };
+        for o in self.objects {
+            let what = format!("recreating {} after the load", o.what);
+            tx.batch_execute(&o.create)
+                .await
+                .map_err(|e| LoadError::db(&table, &what, &e))?;
+            if let Some(comment) = &o.comment {
+                tx.batch_execute(comment)
+                    .await
+                    .map_err(|e| LoadError::db(&table, &what, &e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn constraint_object(
+    table: &QualifiedName,
+    name: &str,
+    def: &str,
+    comment: Option<String>,
+) -> Dropped {
+    let (table_sql, name_sql) = (table.quoted(), quote(name));
+    Dropped {
+        what: format!("constraint {name}"),
+        drop: format!("ALTER TABLE {table_sql} DROP CONSTRAINT {name_sql}"),
+        create: format!("ALTER TABLE {table_sql} ADD CONSTRAINT {name_sql} {def}"),
+        comment: comment.map(|c| {
+            format!(
+                "COMMENT ON CONSTRAINT {name_sql} ON {table_sql} IS {}",
+                literal(&c)
+            )
+        }),
+    }
+}
+
+fn comment_sql(kind: &str, table: &QualifiedName, name_sql: &str, comment: &str) -> String {
+    format!(
+        "COMMENT ON {kind} {}.{name_sql} IS {}",
+        table.schema.quoted(),
+        literal(comment)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::QualifiedName;
+
+    fn table() -> QualifiedName {
+        QualifiedName::parse("padealing.pad_approval").expect("a valid name")
+    }
+
+    #[test]
+    fn a_constraint_comes_back_with_its_name_and_definition() {
+        let o = constraint_object(
+            &table(),
+            "pad_approval_request_id_fkey",
+            "FOREIGN KEY (request_id) REFERENCES padealing.pad_request(id)",
+            Some("it's the request".into()),
+        );
+        assert_eq!(
+            o.drop,
+            "ALTER TABLE \"padealing\".\"pad_approval\" DROP CONSTRAINT \"pad_approval_request_id_fkey\""
+        );
+        assert_eq!(
+            o.create,
+            "ALTER TABLE \"padealing\".\"pad_approval\" ADD CONSTRAINT \"pad_approval_request_id_fkey\" FOREIGN KEY (request_id) REFERENCES padealing.pad_request(id)"
+        );
+        assert_eq!(
+            o.comment.as_deref(),
+            Some("COMMENT ON CONSTRAINT \"pad_approval_request_id_fkey\" ON \"padealing\".\"pad_approval\" IS 'it''s the request'")
+        );
+    }
+}
