@@ -75,6 +75,14 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// SQL for one page of `base` after key `after` and up to key `upto`
 /// (both optional), ordered by `key`.
+///
+/// The upper bound filters outside the `LIMIT`, so Postgres sees only
+/// "after this key, in key order, this many rows": an index scan that stops
+/// after one page. With both bounds inside, a planner that expects few rows
+/// in the range (no statistics yet, say) scans the whole range and sorts it
+/// for every page: measured on 3M rows, 500 ms a page instead of 9 ms. A
+/// range's last page may read up to a page past its end; the filter drops
+/// those rows and the shorter page ends the range.
 pub fn page_sql(
     base: &str,
     key: &str,
@@ -82,21 +90,17 @@ pub fn page_sql(
     upto: Option<i64>,
     limit: usize,
 ) -> String {
-    let mut conditions = Vec::new();
-    if let Some(k) = after {
-        conditions.push(format!("padetl_page.{key} > {k}"));
-    }
-    if let Some(k) = upto {
-        conditions.push(format!("padetl_page.{key} <= {k}"));
-    }
-    let filter = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", conditions.join(" AND "))
+    let filter = match after {
+        Some(k) => format!(" WHERE padetl_page.{key} > {k}"),
+        None => String::new(),
     };
-    format!(
+    let page = format!(
         "SELECT * FROM ({base}) AS padetl_page{filter} ORDER BY padetl_page.{key} LIMIT {limit}"
-    )
+    );
+    match upto {
+        Some(k) => format!("SELECT * FROM ({page}) AS padetl_range WHERE padetl_range.{key} <= {k} ORDER BY padetl_range.{key}"),
+        None => page,
+    }
 }
 
 /// SQL counting rows and rows with a key, so that a NULL or duplicate key
@@ -121,7 +125,10 @@ mod tests {
         assert!(
             page_sql("q", "\"id\"", Some(42), None, 10).contains("WHERE padetl_page.\"id\" > 42")
         );
-        assert!(page_sql("q", "\"id\"", Some(42), Some(99), 10)
-            .contains("WHERE padetl_page.\"id\" > 42 AND padetl_page.\"id\" <= 99"));
+        assert_eq!(
+            page_sql("q", "\"id\"", Some(42), Some(99), 10),
+            "SELECT * FROM (SELECT * FROM (q) AS padetl_page WHERE padetl_page.\"id\" > 42 ORDER BY padetl_page.\"id\" LIMIT 10) \
+             AS padetl_range WHERE padetl_range.\"id\" <= 99 ORDER BY padetl_range.\"id\""
+        );
     }
 }
