@@ -1,6 +1,6 @@
 //! Bulk loading into an empty table the way `pg_restore` does: the table's
-//! secondary indexes and its foreign keys within the app schema are dropped
-//! before the rows go in and recreated, from their own definitions, after.
+//! indexes and its foreign keys within the app schema are dropped before
+//! the rows go in and recreated, from their own definitions, after.
 //!
 //! Why: a foreign key checks every inserted row with its own query and row
 //! lock, and an index takes every row one by one into a growing B-tree. For
@@ -22,18 +22,16 @@ use super::LoadError;
 use crate::config::QualifiedName;
 use crate::schema::{literal, quote};
 
-/// Indexes that are neither the primary key, nor on the load key alone
-/// (a merge's `ON CONFLICT` target), nor a foreign key's referenced index,
-/// nor invalid; with the constraint that owns each, when one does.
+/// Every valid index of the table, the primary key included, except one
+/// that a foreign key references (it cannot be dropped without that key);
+/// with the constraint that owns each, when one does.
 const INDEXES_SQL: &str = "\
 SELECT ic.relname::text, pg_get_indexdef(x.indexrelid), con.conname::text, pg_get_constraintdef(con.oid), \
        coalesce(obj_description(con.oid, 'pg_constraint'), obj_description(x.indexrelid, 'pg_class')) \
 FROM pg_index x \
 JOIN pg_class ic ON ic.oid = x.indexrelid \
-LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid AND con.contype IN ('u', 'x') \
-WHERE x.indrelid = $1::text::regclass AND NOT x.indisprimary AND x.indisvalid \
-  AND NOT (x.indisunique AND x.indnkeyatts = 1 AND x.indkey[0] = \
-           (SELECT attnum FROM pg_attribute WHERE attrelid = x.indrelid AND attname = $2)) \
+LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid AND con.contype IN ('p', 'u', 'x') \
+WHERE x.indrelid = $1::text::regclass AND x.indisvalid \
   AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = x.indexrelid) \
 ORDER BY 1";
 
@@ -67,17 +65,14 @@ pub struct Deferred {
 }
 
 impl Deferred {
-    /// Drops `table`'s secondary indexes and its foreign keys within its
-    /// schema. `key` is the load key, whose unique index stays.
-    pub async fn defer(
-        tx: &Transaction<'_>,
-        table: &QualifiedName,
-        key: &str,
-    ) -> Result<Deferred, LoadError> {
+    /// Drops `table`'s indexes (but those that foreign keys reference) and
+    /// its foreign keys within its schema. The table must be empty and
+    /// locked against other writers: nothing may rely on its keys meanwhile.
+    pub async fn defer(tx: &Transaction<'_>, table: &QualifiedName) -> Result<Deferred, LoadError> {
         let name = table.quoted();
         let mut objects = Vec::new();
         let rows = tx
-            .query(INDEXES_SQL, &[&name, &key])
+            .query(INDEXES_SQL, &[&name])
             .await
             .map_err(|e| LoadError::db(table, "reading the table's indexes", &e))?;
         for r in rows {

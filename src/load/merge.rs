@@ -51,6 +51,22 @@ pub fn merge_sql(
     )
 }
 
+/// Every staged row into a table that was empty when the load began and is
+/// locked against other writers since: no conflict is possible, so no
+/// `ON CONFLICT`, and key order lets the table's index grow at its end.
+pub fn bulk_insert_sql(
+    stage: &str,
+    table: &QualifiedName,
+    key: &str,
+    columns: &[CatalogColumn],
+) -> String {
+    let cols = column_list(columns, "");
+    format!(
+        "INSERT INTO {target} ({cols}) SELECT {cols} FROM pg_temp.\"{stage}\" ORDER BY \"{key}\"",
+        target = table.quoted()
+    )
+}
+
 /// `insert` mode: new keys only. Rows whose key exists are checked by
 /// [`conflicts_sql`] first, so `DO NOTHING` skips only equal rows.
 pub fn insert_sql(

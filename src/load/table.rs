@@ -12,8 +12,9 @@ use tokio_postgres::{CopyInSink, Transaction};
 use super::bulk::Deferred;
 use super::encode::{CopyEncoder, TargetColumn};
 use super::merge::{
-    bump_sequence_sql, compare_sql, conflicts_sql, copy_sql, count_missing_sql, create_stage_sql,
-    delete_missing_sql, dry_merge_sql, insert_sql, merge_sql, unique_check_sql, UniqueAction,
+    bulk_insert_sql, bump_sequence_sql, compare_sql, conflicts_sql, copy_sql, count_missing_sql,
+    create_stage_sql, delete_missing_sql, dry_merge_sql, insert_sql, merge_sql, unique_check_sql,
+    UniqueAction,
 };
 use super::pgtype::PgType;
 use super::LoadError;
@@ -105,6 +106,9 @@ pub struct TableLoad<'t> {
     columns: Option<Vec<CatalogColumn>>,
     /// COPY goes straight into the (empty) table: no stage, no merge.
     direct: bool,
+    /// The table was empty and is locked against other writers: staged
+    /// rows go in by a plain INSERT.
+    bulk: bool,
     /// An empty table's indexes and foreign keys, dropped until the rows are in.
     deferred: Deferred,
     staged: u64,
@@ -139,7 +143,7 @@ impl<'t> TableLoad<'t> {
             });
         }
         let stage = format!("padetl_stage_{}", table.table);
-        let bulk = !path.dry && is_empty(tx, &table).await?;
+        let bulk = !path.dry && claim_if_empty(tx, &table).await?;
         let direct = bulk && !path.stage_checks;
         if !direct {
             tx.batch_execute(create_stage_sql(&stage, &table).as_str())
@@ -147,7 +151,7 @@ impl<'t> TableLoad<'t> {
                 .map_err(|e| LoadError::db(&table, "creating the staging table", &e))?;
         }
         let deferred = match bulk {
-            true => Deferred::defer(tx, &table, key).await?,
+            true => Deferred::defer(tx, &table).await?,
             false => Deferred::none(),
         };
         tracing::debug!(
@@ -158,6 +162,7 @@ impl<'t> TableLoad<'t> {
         );
         Ok(TableLoad {
             direct,
+            bulk,
             deferred,
             tx,
             table,
@@ -366,6 +371,7 @@ impl<'t> TableLoad<'t> {
             return Ok((self.counts(inserted, updated), pending));
         }
         let (inserted, updated) = match self.mode {
+            _ if self.bulk => (self.bulk_insert(&columns).await?, 0),
             LoadMode::Upsert | LoadMode::Replace => self.merge(&columns).await?,
             LoadMode::Insert => (self.insert(&columns).await?, 0),
         };
@@ -424,6 +430,14 @@ impl<'t> TableLoad<'t> {
         Ok((inserted as u64, updated as u64))
     }
 
+    async fn bulk_insert(&self, columns: &[CatalogColumn]) -> Result<u64, LoadError> {
+        let sql = bulk_insert_sql(&self.stage, &self.table, &self.key, columns);
+        self.tx
+            .execute(sql.as_str(), &[])
+            .await
+            .map_err(|e| LoadError::db(&self.table, "inserting into the empty table", &e))
+    }
+
     /// New keys only; an existing key with other values stops the run.
     async fn insert(&self, columns: &[CatalogColumn]) -> Result<u64, LoadError> {
         self.refuse_conflicts(columns).await?;
@@ -468,6 +482,21 @@ impl OpenCopy {
             .await
             .map_err(|e| LoadError::db(table, "sending COPY data", &e))
     }
+}
+
+/// Whether `table` is empty, and if so locks it against other writers
+/// (readers go on) until the run ends, so that it stays empty but for the
+/// run's own rows. A table that is not empty is left unlocked.
+async fn claim_if_empty(tx: &Transaction<'_>, table: &QualifiedName) -> Result<bool, LoadError> {
+    if !is_empty(tx, table).await? {
+        return Ok(false);
+    }
+    let sql = format!("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", table.quoted());
+    tx.batch_execute(&sql)
+        .await
+        .map_err(|e| LoadError::db(table, "locking the empty table for a bulk load", &e))?;
+    // Another writer may have come in between the look and the lock.
+    is_empty(tx, table).await
 }
 
 async fn is_empty(tx: &Transaction<'_>, table: &QualifiedName) -> Result<bool, LoadError> {
