@@ -413,7 +413,7 @@ impl TableStep<'_, '_> {
         if read != count.rows {
             return Err(ExtractError::Data {
                 what: spec.source_label.clone(),
-                message: format!("counted {} rows but read {read}; is something writing to the source during the run?", count.rows),
+                message: format!("counted {} rows but read {read}: the key `{}` has duplicate values (paging skips a repeated key at a page's end), or something wrote to the source during the run", count.rows, spec.key),
             }
             .into());
         }

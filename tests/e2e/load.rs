@@ -222,3 +222,52 @@ fn a_bulk_load_into_empty_tables_gives_back_every_index_and_constraint() {
         .get(0);
     assert!(!validated, "a NOT VALID foreign key came back validated");
 }
+
+/// A source key that repeats is refused, whether both rows fall in one page
+/// or one page ends on the key (paging would skip its twin), and the target
+/// keeps what it had.
+#[test]
+fn a_repeated_source_key_fails_the_run_in_a_page_and_across_pages() {
+    let dbs = TestDbs::reserve("dupkey", 2);
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
+    padetl(src, tgt)
+        .args(["demo", "--rows", "100", "--quiet"])
+        .assert()
+        .success();
+    let mut c = client(src);
+    c.batch_execute("ALTER TABLE pa_dealing.audit_logs DROP CONSTRAINT audit_logs_pkey")
+        .expect("drop the source's key constraint");
+    // The seventh key, so that a page of seven rows ends on it.
+    let seventh: i32 = c
+        .query_one(
+            "INSERT INTO pa_dealing.audit_logs SELECT * FROM pa_dealing.audit_logs \
+             WHERE id = (SELECT id FROM pa_dealing.audit_logs ORDER BY id OFFSET 6 LIMIT 1) RETURNING id",
+            &[],
+        )
+        .expect("a repeated audit key")
+        .get(0);
+    let before = schema_fingerprint(tgt, "padealing");
+
+    padetl(src, tgt)
+        .args(["run", "pipelines/dev.toml", "--quiet"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("audit_logs").and(predicate::str::contains(format!(
+                "duplicate values (first: {seventh})"
+            ))),
+        );
+    assert_eq!(schema_fingerprint(tgt, "padealing"), before);
+
+    let ws = Workspace::new(&MIGRATIONS, "\n[settings]\nbatch_size = 7\nreaders = 1\n");
+    let rows = count(src, "pa_dealing.audit_logs");
+    padetl(src, tgt)
+        .args(["run", &ws.pipeline_arg(), "--quiet"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains(format!("counted {rows} rows but read {}", rows - 1))
+                .and(predicate::str::contains("duplicate values")),
+        );
+    assert_eq!(schema_fingerprint(tgt, "padealing"), before);
+}
