@@ -30,21 +30,14 @@ fn a_value_that_does_not_fit_fails_the_run_and_changes_nothing() {
         )
         .expect("make a value that does not fit")
         .get(0);
-    let before = schema_fingerprint(tgt, "padealing");
-    padetl(src, tgt)
-        .args(["run", "pipelines/dev.toml", "--quiet"])
-        .assert()
-        .code(2)
-        .stderr(
-            predicate::str::contains("pad_request")
-                .and(predicate::str::contains("estimated_price"))
-                .and(predicate::str::contains(format!("id={id}")))
-                .and(predicate::str::contains("more than 6 decimal places")),
-        );
-    assert_eq!(
-        schema_fingerprint(tgt, "padealing"),
-        before,
-        "a failed run changed the target"
+    fails_leaving_target_as_it_was(
+        src,
+        tgt,
+        "pipelines/dev.toml",
+        predicate::str::contains("pad_request")
+            .and(predicate::str::contains("estimated_price"))
+            .and(predicate::str::contains(format!("id={id}")))
+            .and(predicate::str::contains("more than 6 decimal places")),
     );
 }
 
@@ -66,17 +59,14 @@ fn a_source_numeric_the_reader_would_round_is_refused() {
         )
         .expect("a value with 12 decimal places")
         .get(0);
-    let before = schema_fingerprint(tgt, "padealing");
-    padetl(src, tgt)
-        .args(["run", "pipelines/dev.toml", "--quiet"])
-        .assert()
-        .code(2)
-        .stderr(
-            predicate::str::contains("column `price`")
-                .and(predicate::str::contains(format!("id={id}")))
-                .and(predicate::str::contains("more than 10 decimal places")),
-        );
-    assert_eq!(schema_fingerprint(tgt, "padealing"), before);
+    fails_leaving_target_as_it_was(
+        src,
+        tgt,
+        "pipelines/dev.toml",
+        predicate::str::contains("column `price`")
+            .and(predicate::str::contains(format!("id={id}")))
+            .and(predicate::str::contains("more than 10 decimal places")),
+    );
 }
 
 /// A table read in key ranges by several readers at once loads exactly what
@@ -246,28 +236,42 @@ fn a_repeated_source_key_fails_the_run_in_a_page_and_across_pages() {
         )
         .expect("a repeated audit key")
         .get(0);
-    let before = schema_fingerprint(tgt, "padealing");
-
-    padetl(src, tgt)
-        .args(["run", "pipelines/dev.toml", "--quiet"])
-        .assert()
-        .code(2)
-        .stderr(
-            predicate::str::contains("audit_logs").and(predicate::str::contains(format!(
-                "duplicate values (first: {seventh})"
-            ))),
-        );
-    assert_eq!(schema_fingerprint(tgt, "padealing"), before);
+    fails_leaving_target_as_it_was(
+        src,
+        tgt,
+        "pipelines/dev.toml",
+        predicate::str::contains("audit_logs").and(predicate::str::contains(format!(
+            "duplicate values (first: {seventh})"
+        ))),
+    );
 
     let ws = Workspace::new(&MIGRATIONS, "\n[settings]\nbatch_size = 7\nreaders = 1\n");
     let rows = count(src, "pa_dealing.audit_logs");
+    fails_leaving_target_as_it_was(
+        src,
+        tgt,
+        &ws.pipeline_arg(),
+        predicate::str::contains(format!("counted {rows} rows but read {}", rows - 1))
+            .and(predicate::str::contains("duplicate values")),
+    );
+}
+
+/// `run` exits 2 with `stderr` matching, and the target is as it was.
+fn fails_leaving_target_as_it_was(
+    src: &str,
+    tgt: &str,
+    pipeline: &str,
+    stderr: impl predicates::Predicate<str>,
+) {
+    let before = schema_fingerprint(tgt, "padealing");
     padetl(src, tgt)
-        .args(["run", &ws.pipeline_arg(), "--quiet"])
+        .args(["run", pipeline, "--quiet"])
         .assert()
         .code(2)
-        .stderr(
-            predicate::str::contains(format!("counted {rows} rows but read {}", rows - 1))
-                .and(predicate::str::contains("duplicate values")),
-        );
-    assert_eq!(schema_fingerprint(tgt, "padealing"), before);
+        .stderr(stderr);
+    assert_eq!(
+        schema_fingerprint(tgt, "padealing"),
+        before,
+        "a failed run changed the target"
+    );
 }
