@@ -28,7 +28,6 @@ pub fn merge_sql(
     key: &str,
     columns: &[CatalogColumn],
 ) -> String {
-    let cols = column_list(columns, "");
     let non_key: Vec<&CatalogColumn> = columns.iter().filter(|c| c.name != key).collect();
     let on_conflict = if non_key.is_empty() {
         "DO NOTHING".to_string()
@@ -44,10 +43,9 @@ pub fn merge_sql(
         )
     };
     format!(
-        "WITH merged AS (INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM pg_temp.\"{stage}\" \
-         ON CONFLICT (\"{key}\") {on_conflict} RETURNING (xmax = 0) AS inserted) \
+        "WITH merged AS ({} ON CONFLICT (\"{key}\") {on_conflict} RETURNING (xmax = 0) AS inserted) \
          SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
-        target = table.quoted()
+        insert_from_stage(stage, &format!("{} AS t", table.quoted()), columns)
     )
 }
 
@@ -60,10 +58,9 @@ pub fn bulk_insert_sql(
     key: &str,
     columns: &[CatalogColumn],
 ) -> String {
-    let cols = column_list(columns, "");
     format!(
-        "INSERT INTO {target} ({cols}) SELECT {cols} FROM pg_temp.\"{stage}\" ORDER BY \"{key}\"",
-        target = table.quoted()
+        "{} ORDER BY \"{key}\"",
+        insert_from_stage(stage, &table.quoted(), columns)
     )
 }
 
@@ -75,11 +72,9 @@ pub fn insert_sql(
     key: &str,
     columns: &[CatalogColumn],
 ) -> String {
-    let cols = column_list(columns, "");
     format!(
-        "WITH ins AS (INSERT INTO {target} ({cols}) SELECT {cols} FROM pg_temp.\"{stage}\" \
-         ON CONFLICT (\"{key}\") DO NOTHING RETURNING 1) SELECT count(*) FROM ins",
-        target = table.quoted()
+        "WITH ins AS ({} ON CONFLICT (\"{key}\") DO NOTHING RETURNING 1) SELECT count(*) FROM ins",
+        insert_from_stage(stage, &table.quoted(), columns)
     )
 }
 
@@ -264,6 +259,13 @@ fn comparable(alias: &str, c: &CatalogColumn) -> String {
         "json" => format!("{alias}.\"{}\"::text", c.name),
         _ => format!("{alias}.\"{}\"", c.name),
     }
+}
+
+/// `INSERT INTO target (cols) SELECT cols FROM` the stage, which every way
+/// of moving staged rows into the table starts with; `target` is SQL.
+fn insert_from_stage(stage: &str, target: &str, columns: &[CatalogColumn]) -> String {
+    let cols = column_list(columns, "");
+    format!("INSERT INTO {target} ({cols}) SELECT {cols} FROM pg_temp.\"{stage}\"")
 }
 
 fn column_list(columns: &[CatalogColumn], prefix: &str) -> String {
