@@ -59,7 +59,6 @@ struct Dropped {
 /// [`Deferred::restore`] recreates them.
 #[derive(Debug, Default)]
 pub struct Deferred {
-    table: Option<QualifiedName>,
     /// Indexes first, then foreign keys: a foreign key may need an index.
     objects: Vec<Dropped>,
 }
@@ -107,10 +106,7 @@ impl Deferred {
                 LoadError::db(table, &format!("dropping {} for the load", o.what), &e)
             })?;
         }
-        Ok(Deferred {
-            table: Some(table.clone()),
-            objects,
-        })
+        Ok(Deferred { objects })
     }
 
     /// Nothing is dropped: for a table that is not empty, or a dry run.
@@ -127,19 +123,20 @@ impl Deferred {
     /// definitions. Rows that break one (a duplicate, a child without its
     /// parent) fail here, naming the index or constraint, as the row's own
     /// insert would have.
-    pub async fn restore(self, tx: &Transaction<'_>) -> Result<(), LoadError> {
-        let Some(table) = self.table else {
-            return Ok(());
-        };
+    pub async fn restore(
+        self,
+        tx: &Transaction<'_>,
+        table: &QualifiedName,
+    ) -> Result<(), LoadError> {
         for o in self.objects {
             let what = format!("recreating {} after the load", o.what);
             tx.batch_execute(&o.create)
                 .await
-                .map_err(|e| LoadError::db(&table, &what, &e))?;
+                .map_err(|e| LoadError::db(table, &what, &e))?;
             if let Some(comment) = &o.comment {
                 tx.batch_execute(comment)
                     .await
-                    .map_err(|e| LoadError::db(&table, &what, &e))?;
+                    .map_err(|e| LoadError::db(table, &what, &e))?;
             }
         }
         Ok(())

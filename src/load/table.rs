@@ -346,42 +346,48 @@ impl<'t> TableLoad<'t> {
         dry: bool,
     ) -> Result<(MergeCounts, Option<PendingDelete>), LoadError> {
         self.end_copy().await?;
-        if self.direct {
-            self.restore_deferred().await?;
-            self.bump_sequence().await?;
-            return Ok((self.counts(self.staged, 0), None));
-        }
-        let columns = self.columns.take().unwrap_or_else(|| self.catalog.clone());
-        let pending = (self.mode == LoadMode::Replace).then(|| PendingDelete {
+        let pending = (!self.direct && self.mode == LoadMode::Replace).then(|| PendingDelete {
             table: self.table.clone(),
             sql: match dry {
                 false => delete_missing_sql(&self.stage, &self.table, &self.key),
                 true => count_missing_sql(&self.stage, &self.table, &self.key),
             },
         });
-        if self.staged == 0 {
-            self.restore_deferred().await?;
-            return Ok((MergeCounts::default(), pending));
+        let counts = self.move_rows(dry).await?;
+        if !dry {
+            std::mem::take(&mut self.deferred)
+                .restore(self.tx, &self.table)
+                .await?;
+            if self.staged > 0 {
+                self.bump_sequence().await?;
+            }
         }
+        Ok((counts, pending))
+    }
+
+    /// Moves the staged rows into the table as the mode says (or, `dry`,
+    /// counts what that would do); rows copied directly are already there.
+    async fn move_rows(&mut self, dry: bool) -> Result<MergeCounts, LoadError> {
+        if self.direct {
+            return Ok(self.counts(self.staged, 0));
+        }
+        if self.staged == 0 {
+            return Ok(MergeCounts::default());
+        }
+        let columns = self.columns.take().unwrap_or_else(|| self.catalog.clone());
         if dry {
             if self.mode == LoadMode::Insert {
                 self.refuse_conflicts(&columns).await?;
             }
             let (inserted, updated) = self.would_merge(&columns).await?;
-            return Ok((self.counts(inserted, updated), pending));
+            return Ok(self.counts(inserted, updated));
         }
         let (inserted, updated) = match self.mode {
             _ if self.bulk => (self.bulk_insert(&columns).await?, 0),
             LoadMode::Upsert | LoadMode::Replace => self.merge(&columns).await?,
             LoadMode::Insert => (self.insert(&columns).await?, 0),
         };
-        self.restore_deferred().await?;
-        self.bump_sequence().await?;
-        Ok((self.counts(inserted, updated), pending))
-    }
-
-    async fn restore_deferred(&mut self) -> Result<(), LoadError> {
-        std::mem::take(&mut self.deferred).restore(self.tx).await
+        Ok(self.counts(inserted, updated))
     }
 
     async fn bump_sequence(&self) -> Result<(), LoadError> {
