@@ -266,7 +266,9 @@ fn read_page(
             spec.key
         ))
     })?;
-    let keys = int_keys(&batch, key_index)
+    // NULL keys were ruled out by the count; one now means the source changed.
+    let keys = int_column(&batch, key_index)
+        .filter(|k| k.null_count() == 0)
         .ok_or_else(|| data_error(format!("key `{}` is not an integer column", spec.key)))?;
     if let Some(k) = first_repeated(keys.values()) {
         return Err(ExtractError::Key {
@@ -280,11 +282,11 @@ fn read_page(
     Ok(Some((batch, last_key)))
 }
 
-/// The key column as i64, whatever the integer width; `None` if it is not
-/// an integer column or holds a NULL (which the count has ruled out).
-fn int_keys(batch: &RecordBatch, col: usize) -> Option<Int64Array> {
+/// Column `col` as i64, whatever the integer width; `None` if it is not an
+/// integer column.
+fn int_column(batch: &RecordBatch, col: usize) -> Option<Int64Array> {
     let column = batch.columns().get(col)?;
-    if !column.data_type().is_integer() || column.null_count() > 0 {
+    if !column.data_type().is_integer() {
         return None;
     }
     let as_i64 = cast(column, &DataType::Int64).ok()?;
@@ -300,12 +302,7 @@ fn first_repeated(sorted: &[i64]) -> Option<i64> {
 
 /// Integer value at (`col`, `row`), whatever the integer width.
 fn int_at(batch: &RecordBatch, col: usize, row: usize) -> Option<i64> {
-    let column = batch.columns().get(col)?;
-    if !column.data_type().is_integer() {
-        return None;
-    }
-    let as_i64 = cast(column, &DataType::Int64).ok()?;
-    let ints = as_i64.as_any().downcast_ref::<Int64Array>()?;
+    let ints = int_column(batch, col)?;
     (row < ints.len() && ints.is_valid(row)).then(|| ints.value(row))
 }
 
