@@ -13,8 +13,9 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
+use padetl::checks::Checks;
 use padetl::config::{load_pipeline, CheckKind, CheckSpec, Ident, Policy};
-use padetl::transform::{split_rejected, Checks, Rejections, TransformSession};
+use padetl::transform::{split_rejected, Rejections, TransformSession};
 
 const PAGE: i64 = 50_000;
 const EMPLOYEES: i64 = 50_000;

@@ -1,15 +1,13 @@
-//! Command-line interface: arguments (clap derive) and dispatch. No logic of
-//! its own beyond choosing what to call and how to print it.
+//! Command-line interface: arguments (clap derive) and dispatch to
+//! [`crate::cmd`]. No logic of its own.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{load_pipeline, Pipeline};
+use crate::cmd::{self, Context};
 use crate::error::Error;
 use crate::report::progress::Progress;
-use crate::report::{render_html, render_markdown, render_text, RunReport};
-use crate::run::RunOptions;
 
 /// Moves the PA Dealing application's data between environments.
 #[derive(Debug, Parser)]
@@ -133,7 +131,7 @@ pub struct CheckArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Legacy requests to generate (approvals, executions, breaches and audit rows scale with it).
-    #[arg(long, default_value_t = crate::demo::DEFAULT_ROWS)]
+    #[arg(long, default_value_t = crate::cmd::demo::DEFAULT_ROWS)]
     pub rows: u32,
     /// Pipeline to run after seeding.
     #[arg(long, default_value = "pipelines/dev.toml")]
@@ -145,141 +143,18 @@ pub struct DemoArgs {
 
 /// Runs the parsed command; returns the exit code on success.
 pub async fn execute(cli: Cli) -> Result<u8, Error> {
-    let progress = Progress::new(cli.quiet);
-    match cli.command {
-        Command::Run(args) => {
-            let pipeline = load(&args.schema.target)?;
-            confirm(&pipeline, args.schema.confirm.as_deref())?;
-            let options = RunOptions {
-                allow_destructive: args.schema.allow_destructive,
-                skip_checks: args.skip_checks,
-                ..RunOptions::default()
-            };
-            let report = crate::run::run_pipeline(&pipeline, options, &progress).await?;
-            print_report(&report, cli.json)
-        }
-        Command::Bench(args) => {
-            let scales = crate::bench::parse_rows(&args.rows).map_err(Error::Usage)?;
-            let pipeline = load_pipeline(&args.pipeline, args.env_file.as_deref())
-                .map_err(|e| demo_hint(e, &args.pipeline))?;
-            let results =
-                crate::bench::bench(&pipeline, &scales, &args.out, &args.prefix, &progress).await?;
-            print_json_or(cli.json, &results, || {
-                results
-                    .iter()
-                    .map(crate::bench::render_markdown)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-        }
-        Command::Check(args) => {
-            let pipeline = load(&args.target)?;
-            let options = RunOptions {
-                allow_destructive: args.allow_destructive,
-                dry: true,
-                ..RunOptions::default()
-            };
-            let report = crate::run::run_pipeline(&pipeline, options, &progress).await?;
-            if args.markdown {
-                print!("{}", render_markdown(&report));
-            } else if args.html {
-                print!("{}", render_html(&report));
-            } else {
-                print_report(&report, cli.json)?;
-            }
-            Ok(match report.failed_checks().is_empty() {
-                true => crate::error::exit::OK,
-                false => crate::error::exit::CHECKS_FAILED,
-            })
-        }
-        Command::Migrate(args) => {
-            let pipeline = load(&args.target)?;
-            confirm(&pipeline, args.confirm.as_deref())?;
-            let options = RunOptions {
-                allow_destructive: args.allow_destructive,
-                ..RunOptions::default()
-            };
-            let plan = crate::run::migrate(&pipeline, options, &progress).await?;
-            print_json_or(cli.json, &plan, || {
-                format!("schema {}: {}\n", plan.app_schema, plan.summary())
-            })
-        }
-        Command::Verify(args) => {
-            let pipeline = load(&args)?;
-            let report = crate::verify::verify(&pipeline, &progress).await?;
-            print_json_or(cli.json, &report, || report.render())?;
-            Ok(match report.ok {
-                true => crate::error::exit::OK,
-                false => crate::error::exit::CHECKS_FAILED,
-            })
-        }
-        Command::Plan(args) => {
-            let pipeline = load(&args.target)?;
-            let plan = crate::plan::plan_target(&pipeline, args.allow_destructive).await?;
-            print_json_or(cli.json, &plan, || crate::plan::render_plan(&plan))
-        }
-        Command::Validate(args) => {
-            let pipeline = load(&args)?;
-            let summary = crate::plan::describe_pipeline(&pipeline);
-            print_json_or(cli.json, &summary, || {
-                format!("{} is valid\n{}", pipeline.path.display(), summary.render())
-            })
-        }
-        Command::Demo(args) => {
-            let pipeline = load_pipeline(&args.pipeline, args.env_file.as_deref())
-                .map_err(|e| demo_hint(e, &args.pipeline))?;
-            progress.note(&format!(
-                "seeding {} and {} with {} requests",
-                pipeline.source.url, pipeline.target.url, args.rows
-            ));
-            crate::demo::seed_demo(&pipeline, args.rows).await?;
-            let report =
-                crate::run::run_pipeline(&pipeline, RunOptions::default(), &progress).await?;
-            print_report(&report, cli.json)
-        }
+    let ctx = Context {
+        json: cli.json,
+        progress: Progress::new(cli.quiet),
+    };
+    match &cli.command {
+        Command::Run(args) => cmd::run::run(args, &ctx).await,
+        Command::Check(args) => cmd::check::check(args, &ctx).await,
+        Command::Verify(args) => cmd::verify::verify(args, &ctx).await,
+        Command::Plan(args) => cmd::plan::plan(args, &ctx).await,
+        Command::Migrate(args) => cmd::migrate::migrate(args, &ctx).await,
+        Command::Validate(args) => cmd::plan::validate(args, &ctx),
+        Command::Demo(args) => cmd::demo::demo(args, &ctx).await,
+        Command::Bench(args) => cmd::bench::bench_command(args, &ctx).await,
     }
-}
-
-fn load(args: &PipelineArgs) -> Result<Pipeline, Error> {
-    Ok(load_pipeline(&args.pipeline, args.env_file.as_deref())?)
-}
-
-fn demo_hint(e: crate::config::ConfigError, path: &std::path::Path) -> Error {
-    if !path.exists() {
-        return Error::Usage(format!(
-            "{} not found: run `padetl demo` from the repository root, or pass --pipeline",
-            path.display()
-        ));
-    }
-    e.into()
-}
-
-fn confirm(pipeline: &Pipeline, given: Option<&str>) -> Result<(), Error> {
-    if !pipeline.confirm || given == Some(pipeline.env.as_str()) {
-        return Ok(());
-    }
-    Err(Error::Usage(format!(
-        "{} targets `{}`, which requires confirmation: run again with --confirm {}",
-        pipeline.path.display(),
-        pipeline.env,
-        pipeline.env
-    )))
-}
-
-fn print_report(report: &RunReport, json: bool) -> Result<u8, Error> {
-    print_json_or(json, report, || render_text(report))
-}
-
-fn print_json_or<T: serde::Serialize>(
-    json: bool,
-    value: &T,
-    text: impl FnOnce() -> String,
-) -> Result<u8, Error> {
-    if json {
-        let s = serde_json::to_string_pretty(value).map_err(|e| Error::Internal(e.to_string()))?;
-        println!("{s}");
-    } else {
-        print!("{}", text());
-    }
-    Ok(crate::error::exit::OK)
 }

@@ -3,7 +3,7 @@
 
 use crate::config::ConfigError;
 use crate::extract::ExtractError;
-use crate::load::{EncodeError, LoadError};
+use crate::load::LoadError;
 use crate::schema::SchemaError;
 use crate::target::DbError;
 use crate::transform::TransformError;
@@ -51,15 +51,84 @@ impl Error {
             Error::Db(_) => exit::DATABASE,
             Error::Schema(SchemaError::Db { .. } | SchemaError::Apply { .. }) => exit::DATABASE,
             Error::Schema(_) => exit::BAD_INPUT,
-            Error::Extract(ExtractError::Query { .. }) => exit::DATABASE,
+            Error::Extract(ExtractError::Query { sql_mistake, .. }) => match sql_mistake {
+                true => exit::BAD_INPUT,
+                false => exit::DATABASE,
+            },
             Error::Extract(_) => exit::BAD_INPUT,
             Error::Load(LoadError::Db { .. }) => exit::DATABASE,
             Error::Load(LoadError::Schema(SchemaError::Db { .. })) => exit::DATABASE,
-            Error::Load(LoadError::Encode(EncodeError::ValueDoesNotFit { .. }) | _) => {
-                exit::BAD_INPUT
-            }
+            Error::Load(_) => exit::BAD_INPUT,
             Error::ChecksFailed(_) => exit::CHECKS_FAILED,
             Error::Internal(_) => exit::INTERNAL,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ConfigError, Problem};
+
+    fn code(e: Error) -> u8 {
+        e.exit_code()
+    }
+
+    #[test]
+    fn every_error_means_one_exit_code() {
+        let config = ConfigError::one(Problem::new(std::path::Path::new("p.toml"), Some(1), "x"));
+        assert_eq!(code(Error::Config(config)), exit::BAD_INPUT);
+        assert_eq!(code(Error::Usage("x".into())), exit::BAD_INPUT);
+        let db = DbError::Connect {
+            target: "t".into(),
+            message: "m".into(),
+        };
+        assert_eq!(code(Error::Db(db)), exit::DATABASE);
+        let migration = SchemaError::Migration {
+            file: "0001.sql".into(),
+            message: "syntax error".into(),
+        };
+        assert_eq!(code(Error::Schema(migration)), exit::BAD_INPUT);
+        let apply = SchemaError::Apply {
+            file: "0001.sql".into(),
+            message: "lock timeout".into(),
+        };
+        assert_eq!(code(Error::Schema(apply)), exit::DATABASE);
+        let query = |sql_mistake| {
+            Error::Extract(ExtractError::Query {
+                side: "source",
+                database: "d".into(),
+                what: "w".into(),
+                origin: "p.toml:3".into(),
+                message: "m".into(),
+                sql_mistake,
+            })
+        };
+        assert_eq!(code(query(true)), exit::BAD_INPUT);
+        assert_eq!(code(query(false)), exit::DATABASE);
+        let data = ExtractError::Data {
+            what: "w".into(),
+            message: "m".into(),
+        };
+        assert_eq!(code(Error::Extract(data)), exit::BAD_INPUT);
+        let sql = TransformError::Sql {
+            table: "t".into(),
+            file: "f.sql".into(),
+            message: "m".into(),
+        };
+        assert_eq!(code(Error::Transform(sql)), exit::BAD_INPUT);
+        let load_db = LoadError::Db {
+            table: "t".into(),
+            what: "w".into(),
+            message: "m".into(),
+        };
+        assert_eq!(code(Error::Load(load_db)), exit::DATABASE);
+        let shape = LoadError::Shape {
+            table: "t".into(),
+            message: "m".into(),
+        };
+        assert_eq!(code(Error::Load(shape)), exit::BAD_INPUT);
+        assert_eq!(code(Error::ChecksFailed("c".into())), exit::CHECKS_FAILED);
+        assert_eq!(code(Error::Internal("bug".into())), exit::INTERNAL);
     }
 }

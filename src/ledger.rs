@@ -9,31 +9,13 @@
 
 use tokio_postgres::Client;
 
-use crate::config::Pipeline;
+use crate::config::{quote, Pipeline};
 use crate::error::Error;
 use crate::report::RunReport;
-use crate::target::{connect, query_error};
+use crate::target::{connect, query_error, Mode};
 
 /// padetl's own table beside the schema history and the quarantine.
 pub const LEDGER_TABLE: &str = "padetl_runs";
-
-/// What a ledger row records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    Run,
-    Check,
-    Verify,
-}
-
-impl Command {
-    fn as_str(self) -> &'static str {
-        match self {
-            Command::Run => "run",
-            Command::Check => "check",
-            Command::Verify => "verify",
-        }
-    }
-}
 
 /// An open ledger row.
 pub struct Ledger {
@@ -44,11 +26,11 @@ pub struct Ledger {
 
 impl Ledger {
     /// Creates the ledger table if needed and records the start of `command`.
-    pub async fn start(pipeline: &Pipeline, command: Command, id: &str) -> Result<Self, Error> {
+    pub async fn start(pipeline: &Pipeline, mode: Mode, id: &str) -> Result<Self, Error> {
         let url = &pipeline.target.url;
         let client = connect(url).await?;
         let schema = pipeline.target.app_schema.quoted();
-        let table = format!("{schema}.\"{LEDGER_TABLE}\"");
+        let table = format!("{schema}.{}", quote(LEDGER_TABLE));
         // Two runs starting at once would race on IF NOT EXISTS; the lock
         // makes the second wait for the first's commit.
         let setup = format!(
@@ -74,7 +56,7 @@ impl Ledger {
                 ),
                 &[
                     &id,
-                    &command.as_str(),
+                    &mode.as_str(),
                     &pipeline.name,
                     &pipeline.env,
                     &os_user(),
@@ -133,7 +115,11 @@ pub async fn last_reference_fingerprint(
     client: &Client,
     pipeline: &Pipeline,
 ) -> Result<Option<(String, String)>, tokio_postgres::Error> {
-    let table = format!("{}.\"{LEDGER_TABLE}\"", pipeline.target.app_schema.quoted());
+    let table = format!(
+        "{}.{}",
+        pipeline.target.app_schema.quoted(),
+        quote(LEDGER_TABLE)
+    );
     let exists: bool = client
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
         .await?

@@ -6,30 +6,28 @@
 //! # Layout
 //! The modules follow the data flow of one run:
 //! - [`config`]: pipeline TOML, env files, `${VAR}`, validation, secrets;
-//! - [`target`]: the target connection (TLS, credential-free errors);
-//! - [`schema`]: migrations, schema plan and its application;
-//! - [`extract`]: source pages as Arrow batches (connectorx);
+//! - `target`: connections and the one transaction a command works in;
+//! - `schema`: migrations, the schema plan and its application, catalog reads;
+//! - `extract`: source pages as Arrow batches (connectorx);
 //! - [`transform`]: DataFusion SQL, keymaps, rejected rows;
-//! - [`load`]: Arrow → binary COPY, staging and merge;
-//! - [`report`]: the run report, its renderings and progress;
-//! - [`run`]: one run, orchestrated in one transaction;
-//! - [`plan`], [`demo`]: the `plan`/`validate` and `demo` commands;
-//! - [`cli`], [`error`]: arguments and exit codes.
+//! - [`checks`]: the pipeline's checks and their policies, between transform and load;
+//! - [`load`]: Arrow → binary COPY, staging, merge, bulk loads;
+//! - `report`: the run report, its renderings and progress; `ledger`: every pass recorded;
+//! - `flow`: one pass of the flow (run, check, verify) in one transaction;
+//! - `cmd`: one file per command; [`cli`] parses and dispatches, [`error`] maps exit codes.
 
-pub mod bench;
+pub mod checks;
 pub mod cli;
+mod cmd;
 pub mod config;
-pub mod demo;
 pub mod error;
-pub mod extract;
-pub mod ledger;
+mod extract;
+mod flow;
+mod ledger;
 pub mod load;
-pub mod plan;
-pub mod report;
-pub mod run;
-pub mod schema;
-pub mod target;
+mod report;
+mod schema;
+mod target;
 pub mod transform;
-pub mod verify;
 
 pub use error::Error;

@@ -1,5 +1,5 @@
 -- docker-entrypoint-initdb.d script: the same steps, in the same order and
--- with the same size, as `padetl demo` (src/demo.rs). Keep them in step.
+-- with the same size, as `padetl demo` (src/cmd/demo.rs). Keep them in step.
 CREATE DATABASE padetl_legacy;
 COMMENT ON DATABASE padetl_legacy IS 'created by padetl demo; padetl demo may drop it';
 CREATE DATABASE padetl_dev;

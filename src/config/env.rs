@@ -49,12 +49,21 @@ fn describe_dotenv_error(e: &dotenvy::Error) -> String {
     }
 }
 
+/// Why a text could not be interpolated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InterpolateError {
+    /// A `${` without its closing `}`.
+    Unterminated,
+    /// Every variable that is not set (not just the first), so that the user
+    /// fixes them at once.
+    Unset(Vec<String>),
+}
+
 /// Replaces `${NAME}` and `${NAME:-default}` in `text`; `$${` is a literal `${`.
-/// Returns every unset name (not just the first) so the user fixes them at once.
 pub fn interpolate(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, Vec<String>> {
+) -> Result<String, InterpolateError> {
     let mut out = String::with_capacity(text.len());
     let mut missing = Vec::new();
     let mut rest = text;
@@ -65,10 +74,7 @@ pub fn interpolate(
             out.push_str("${");
             rest = stripped;
         } else if let Some(body) = after.strip_prefix("${") {
-            let Some(end) = body.find('}') else {
-                missing.push(format!("unterminated `${{` in `{text}`"));
-                return Err(missing);
-            };
+            let end = body.find('}').ok_or(InterpolateError::Unterminated)?;
             let expr = &body[..end];
             let (name, default) = match expr.split_once(":-") {
                 Some((n, d)) => (n, Some(d)),
@@ -86,10 +92,9 @@ pub fn interpolate(
         }
     }
     out.push_str(rest);
-    if missing.is_empty() {
-        Ok(out)
-    } else {
-        Err(missing)
+    match missing.is_empty() {
+        true => Ok(out),
+        false => Err(InterpolateError::Unset(missing)),
     }
 }
 
@@ -119,7 +124,15 @@ mod tests {
         );
         assert_eq!(
             interpolate("${A} ${HOST} ${B}", &vars).unwrap_err(),
-            vec!["A".to_string(), "B".to_string()]
+            InterpolateError::Unset(vec!["A".to_string(), "B".to_string()])
+        );
+    }
+
+    #[test]
+    fn an_unterminated_reference_is_its_own_error() {
+        assert_eq!(
+            interpolate("pg://${HOST/x", &vars).unwrap_err(),
+            InterpolateError::Unterminated
         );
     }
 }

@@ -55,7 +55,11 @@ fn read_one(
     })?;
     let mut raw: RawPipeline = toml::from_str(&text).map_err(|e| {
         let line = e.span().map(|s| line_of(&text, s.start));
-        ConfigError::one(Problem::new(path, line, e.message().trim().to_string()))
+        let message = e
+            .span()
+            .and_then(|span| super::settings::type_error(&text, span))
+            .unwrap_or_else(|| e.message().trim().to_string());
+        ConfigError::one(Problem::new(path, line, message))
     })?;
     texts.insert(path.to_path_buf(), text.clone());
     let dir = path.parent().unwrap_or(Path::new("."));

@@ -98,6 +98,8 @@ pub struct Keymap {
     pub target_query: String,
     /// Natural keys, most trusted first.
     pub keys: Vec<Ident>,
+    /// `file:line` of its declaration, for messages about its queries.
+    pub origin: String,
 }
 
 /// One application table: where its rows come from and how they are shaped.
@@ -113,6 +115,8 @@ pub struct TableSpec {
     pub transform_path: PathBuf,
     pub transform_sql: String,
     pub mode: LoadMode,
+    /// `file:line` of its `[[tables]]` entry, for messages about its query.
+    pub origin: String,
 }
 
 /// How staged rows reach a table.
@@ -149,10 +153,6 @@ impl LoadMode {
 }
 
 impl Pipeline {
-    pub fn table(&self, name: &str) -> Option<&TableSpec> {
-        self.tables.iter().find(|t| t.name.as_str() == name)
-    }
-
     /// `app_schema.table`.
     pub fn target_table(&self, table: &TableName) -> QualifiedName {
         QualifiedName::new(self.target.app_schema.clone(), table.clone())

@@ -3,6 +3,12 @@
 
 use std::fmt;
 
+/// An identifier as SQL, quoted so that any name is safe: the one way
+/// padetl quotes names, for Postgres and DataFusion alike.
+pub fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
 /// A validated SQL identifier: `[A-Za-z_][A-Za-z0-9_]*`, at most 63 bytes
 /// (Postgres' NAMEDATALEN). Rendered quoted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -35,7 +41,7 @@ impl Ident {
 
     /// The identifier quoted for Postgres and DataFusion alike.
     pub fn quoted(&self) -> String {
-        format!("\"{}\"", self.0)
+        quote(&self.0)
     }
 }
 
@@ -96,5 +102,6 @@ mod tests {
         let q = QualifiedName::parse("bo_airflow.oracle_employee").unwrap();
         assert_eq!(q.quoted(), "\"bo_airflow\".\"oracle_employee\"");
         assert!(QualifiedName::parse("nodot").is_err());
+        assert_eq!(quote("we\"ird"), "\"we\"\"ird\"");
     }
 }

@@ -4,22 +4,19 @@
 
 use std::path::{Path, PathBuf};
 
-use super::env::{interpolate, EnvVars};
+use super::env::{interpolate, EnvVars, InterpolateError};
 use super::error::{ConfigError, Problem};
 use super::load::{read_pipeline_files, LoadedFiles};
-use super::model::{
-    CheckKind, CheckSpec, Keymap, LoadMode, Pipeline, Policy, SourceConfig, TableSpec,
-    TargetConfig, Timeout,
-};
-use super::names::{Ident, QualifiedName};
-use super::raw::{RawCheck, RawKeymap, RawNumber, RawTable};
+use super::model::{Keymap, LoadMode, Pipeline, SourceConfig, TableSpec, TargetConfig, Timeout};
+use super::names::{quote, Ident, QualifiedName};
+use super::raw::{RawKeymap, RawTable};
+use super::settings::{Bounded, BATCH_SIZE, READERS, SAMPLE_ROWS};
 use super::url::DatabaseUrl;
 
 const DEFAULT_BATCH_SIZE: usize = 50_000;
 /// Two source connections per table: the source is read while the previous
 /// pages are transformed and copied, without crowding a shared source.
 const DEFAULT_READERS: usize = 2;
-const MAX_READERS: usize = 32;
 
 /// Loads, merges, interpolates and validates a pipeline file.
 /// `env_file` replaces the conventional `envs/.env.<env>` next to `pipelines/`.
@@ -43,15 +40,15 @@ pub fn load_pipeline(path: &Path, env_file: Option<&Path>) -> Result<Pipeline, C
     }
 }
 
-struct Resolver<'a> {
+pub(super) struct Resolver<'a> {
     top: PathBuf,
-    files: &'a LoadedFiles,
+    pub(super) files: &'a LoadedFiles,
     problems: Vec<Problem>,
     env: EnvVars,
 }
 
 impl Resolver<'_> {
-    fn problem_at(&mut self, needle: &str, message: impl Into<String>) {
+    pub(super) fn problem_at(&mut self, needle: &str, message: impl Into<String>) {
         let (file, line) = self.files.locate(&self.top, needle);
         self.problems.push(Problem::new(&file, line, message));
     }
@@ -88,11 +85,21 @@ impl Resolver<'_> {
     }
 
     /// Substitutes variables; an unset one is reported where it is written.
-    fn interp(&mut self, value: &str) -> String {
+    /// `file:line` of the first needle found: where an entry is declared.
+    fn origin(&self, needles: &[&str]) -> String {
+        for needle in needles {
+            if let (file, Some(line)) = self.files.locate(&self.top, needle) {
+                return format!("{}:{line}", file.display());
+            }
+        }
+        self.top.display().to_string()
+    }
+
+    pub(super) fn interp(&mut self, value: &str) -> String {
         let env = self.env.clone();
         match interpolate(value, &|n| env.get(n)) {
             Ok(v) => v,
-            Err(missing) => {
+            Err(InterpolateError::Unset(missing)) => {
                 for name in missing {
                     self.problem_at(
                         &format!("${{{name}"),
@@ -103,10 +110,17 @@ impl Resolver<'_> {
                 }
                 String::new()
             }
+            Err(InterpolateError::Unterminated) => {
+                self.problem_at(
+                    value,
+                    "a `${` is not closed: write ${NAME} (or $${ for a literal ${)",
+                );
+                String::new()
+            }
         }
     }
 
-    fn ident(&mut self, value: &str, what: &str) -> Option<Ident> {
+    pub(super) fn ident(&mut self, value: &str, what: &str) -> Option<Ident> {
         Ident::parse(value)
             .map_err(|e| self.problem_at(value, format!("{what}: {e}")))
             .ok()
@@ -167,8 +181,13 @@ impl Resolver<'_> {
             "statement_timeout",
             "1h",
         );
-        let batch_size = self.batch_size();
-        let readers = self.readers();
+        let settings = self.files.raw.settings.as_ref();
+        let (batch_size, readers) = (
+            settings.and_then(|s| s.batch_size),
+            settings.and_then(|s| s.readers),
+        );
+        let batch_size = self.bounded(BATCH_SIZE, batch_size, DEFAULT_BATCH_SIZE);
+        let readers = self.bounded(READERS, readers, DEFAULT_READERS);
         let keymaps = self.keymaps(&reference);
         let tables = self.tables();
         let checks = self.checks(&tables, &keymaps);
@@ -228,219 +247,26 @@ impl Resolver<'_> {
         dir
     }
 
-    fn batch_size(&mut self) -> usize {
-        let size = self
-            .files
-            .raw
-            .settings
-            .as_ref()
-            .and_then(|s| s.batch_size)
-            .unwrap_or(DEFAULT_BATCH_SIZE);
-        if !(1..=10_000_000).contains(&size) {
-            self.problem_at(
-                "batch_size",
-                format!("batch_size {size} must be between 1 and 10000000"),
-            );
+    /// A bounded whole-number setting of `[settings]`, or its default.
+    fn bounded(&mut self, rule: Bounded, value: Option<usize>, default: usize) -> usize {
+        let value = value.unwrap_or(default);
+        match rule.check(value as u64) {
+            Ok(v) => v,
+            Err(message) => {
+                self.problem_at(rule.key, message);
+                default
+            }
         }
-        size
-    }
-
-    fn readers(&mut self) -> usize {
-        let readers = self
-            .files
-            .raw
-            .settings
-            .as_ref()
-            .and_then(|s| s.readers)
-            .unwrap_or(DEFAULT_READERS);
-        if !(1..=MAX_READERS).contains(&readers) {
-            self.problem_at(
-                "readers",
-                format!("readers {readers} must be between 1 and {MAX_READERS}"),
-            );
-        }
-        readers
     }
 
     fn report_settings(&mut self) -> (usize, Vec<String>) {
         let settings = self.files.raw.settings.as_ref();
-        let sample = settings.and_then(|s| s.sample_rows).unwrap_or(5);
-        let mask = settings
-            .and_then(|s| s.mask_columns.clone())
-            .unwrap_or_default();
-        if sample > 1000 {
-            self.problem_at(
-                "sample_rows",
-                format!("sample_rows {sample} must be at most 1000"),
-            );
-        }
-        (sample, mask)
-    }
-
-    fn checks(&mut self, tables: &[TableSpec], keymaps: &[Keymap]) -> Vec<CheckSpec> {
-        let raw = self.files.raw.checks.clone();
-        let mut seen = std::collections::BTreeSet::new();
-        let mut out = Vec::new();
-        for c in &raw {
-            if !seen.insert(c.name.clone()) {
-                self.problem_at(
-                    &format!("\"{}\"", c.name),
-                    format!("check `{}` is declared twice", c.name),
-                );
-                continue;
-            }
-            if let Some(check) = self.check(c, tables, keymaps) {
-                out.push(check);
-            }
-        }
-        out
-    }
-
-    fn check(
-        &mut self,
-        c: &RawCheck,
-        tables: &[TableSpec],
-        keymaps: &[Keymap],
-    ) -> Option<CheckSpec> {
-        let at = format!("\"{}\"", c.name);
-        let name = self.ident(&c.name, "check name")?;
-        let problem = |r: &mut Self, message: String| {
-            r.problem_at(&at, format!("check `{}`: {message}", c.name));
-        };
-        let Some(table) = &c.table else {
-            problem(self, "needs `table`".into());
-            return None;
-        };
-        if !tables.iter().any(|t| t.name.as_str() == table) {
-            problem(
-                self,
-                format!("table `{table}` is not one of the pipeline's [[tables]]"),
-            );
-            return None;
-        }
-        let table = self.ident(table, "check table")?;
-        let policy_raw = c.policy.as_deref().unwrap_or("fail");
-        let Some(policy) = Policy::parse(policy_raw) else {
-            problem(
-                self,
-                format!(
-                    "policy `{policy_raw}` is not one of {}",
-                    Policy::NAMES.join(", ")
-                ),
-            );
-            return None;
-        };
-        let kind_raw = c.kind.as_deref().unwrap_or("");
-        let column = |r: &mut Self| -> Option<Ident> {
-            match &c.column {
-                Some(col) => r.ident(col, "check column"),
-                None => {
-                    r.problem_at(
-                        &at,
-                        format!("check `{}`: kind `{kind_raw}` needs `column`", c.name),
-                    );
-                    None
-                }
-            }
-        };
-        let kind = match kind_raw {
-            "references" => {
-                let column = column(self)?;
-                let Some(km) = c.keymap.as_deref() else {
-                    problem(self, "kind `references` needs `keymap`".into());
-                    return None;
-                };
-                if !keymaps.iter().any(|k| k.name.as_str() == km) {
-                    problem(self, format!("keymap `{km}` is not declared in [keymaps]"));
-                    return None;
-                }
-                CheckKind::References {
-                    keymap: self.ident(km, "keymap")?,
-                    column,
-                }
-            }
-            "not_null" => CheckKind::NotNull {
-                column: column(self)?,
-            },
-            "unique" => CheckKind::Unique {
-                column: column(self)?,
-            },
-            "accepted_values" => {
-                let column = column(self)?;
-                let Some(values) = c.values.clone().filter(|v| !v.is_empty()) else {
-                    problem(
-                        self,
-                        "kind `accepted_values` needs `values = [\"…\"]`".into(),
-                    );
-                    return None;
-                };
-                CheckKind::AcceptedValues { column, values }
-            }
-            "range" => {
-                let column = column(self)?;
-                let literal = |n: RawNumber| match n {
-                    RawNumber::Int(i) => i.to_string(),
-                    RawNumber::Float(f) => format!("{f:?}"),
-                };
-                if c.min.is_none() && c.max.is_none() {
-                    problem(self, "kind `range` needs `min`, `max` or both".into());
-                    return None;
-                }
-                CheckKind::Range {
-                    column,
-                    min: c.min.map(literal),
-                    max: c.max.map(literal),
-                }
-            }
-            "sql" => match &c.sql {
-                Some(q) => CheckKind::Sql {
-                    query: self.interp(q),
-                },
-                None => {
-                    problem(
-                        self,
-                        "kind `sql` needs `sql = \"SELECT <key> FROM …\"`".into(),
-                    );
-                    return None;
-                }
-            },
-            "row_count" => {
-                if policy == Policy::Quarantine {
-                    problem(
-                        self,
-                        "a `row_count` check has no rows to quarantine; use fail or warn".into(),
-                    );
-                    return None;
-                }
-                if c.min_rows.is_none() && c.not_shrink.is_none() {
-                    problem(
-                        self,
-                        "kind `row_count` needs `min_rows`, `not_shrink = true` or both".into(),
-                    );
-                    return None;
-                }
-                CheckKind::RowCount {
-                    min_rows: c.min_rows,
-                    not_shrink: c.not_shrink.unwrap_or(false),
-                }
-            }
-            other => {
-                problem(
-                    self,
-                    format!(
-                        "kind `{other}` is not one of {}",
-                        CheckKind::NAMES.join(", ")
-                    ),
-                );
-                return None;
-            }
-        };
-        Some(CheckSpec {
-            name,
-            table,
-            kind,
-            policy,
-        })
+        let (sample, mask) = (
+            settings.and_then(|s| s.sample_rows),
+            settings.and_then(|s| s.mask_columns.clone()),
+        );
+        let sample = self.bounded(SAMPLE_ROWS, sample, 5);
+        (sample, mask.unwrap_or_default())
     }
 
     fn keymaps(&mut self, reference: &str) -> Vec<Keymap> {
@@ -481,9 +307,9 @@ impl Resolver<'_> {
                     .iter()
                     .map(|k| {
                         format!(
-                            "{} AS \"{}\"",
-                            k.expr.clone().unwrap_or_else(|| format!("\"{}\"", k.name)),
-                            k.name
+                            "{} AS {}",
+                            k.expr.clone().unwrap_or_else(|| quote(&k.name)),
+                            quote(&k.name)
                         )
                     })
                     .collect();
@@ -513,6 +339,8 @@ impl Resolver<'_> {
                     source_query,
                     target_query,
                     keys,
+                    origin: self
+                        .origin(&[&format!("[keymaps.{name}]"), &format!("keymaps.{name}")]),
                 })
             }
             (Some(_), Some(_)) => None,
@@ -614,6 +442,10 @@ impl Resolver<'_> {
                 return None;
             }
         };
+        let origin = self.origin(&[
+            &format!("name = \"{}\"", t.name),
+            &format!("\"{}\"", t.name),
+        ]);
         Some(TableSpec {
             name: name?,
             source_query,
@@ -622,6 +454,7 @@ impl Resolver<'_> {
             transform_path,
             transform_sql,
             mode: mode?,
+            origin,
         })
     }
 }
@@ -667,4 +500,111 @@ fn unknown_env_message(env: &str, expected: &Path) -> String {
         expected.display(),
         known.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder with `pipelines/`, `envs/.env.t`, `migrations/` and the files given.
+    fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for sub in ["pipelines", "envs", "migrations"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("folder");
+        }
+        std::fs::write(dir.path().join("envs/.env.t"), "URL=postgresql://u@h/db\n").expect("env");
+        std::fs::write(dir.path().join("pipelines/t.sql"), "SELECT * FROM source.t").expect("sql");
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect("file");
+        }
+        dir
+    }
+
+    fn load(dir: &tempfile::TempDir, file: &str) -> Result<Pipeline, ConfigError> {
+        load_pipeline(&dir.path().join(file), None)
+    }
+
+    #[test]
+    fn every_problem_of_a_file_is_reported_at_once_with_its_line() {
+        let dir = workspace(&[(
+            "pipelines/p.toml",
+            "env = \"t\"\n\
+             [source]\nurl = \"${URL}\"\ntimezone = \"Mars/Olympus\"\n\
+             [target]\nurl = \"${NOPE}\"\nlock_timeout = \"60\"\n\
+             [settings]\nreaders = 0\n\
+             [[tables]]\nname = \"t\"\nsource = \"a.t\"\nsql = \"t.sql\"\nmode = \"merge\"\n",
+        )]);
+        let e = load(&dir, "pipelines/p.toml").unwrap_err();
+        let lines: Vec<(Option<usize>, &str)> = e
+            .problems
+            .iter()
+            .map(|p| (p.line, p.message.as_str()))
+            .collect();
+        let has = |line: usize, text: &str| {
+            lines
+                .iter()
+                .any(|(l, m)| *l == Some(line) && m.contains(text))
+        };
+        assert!(has(6, "variable `NOPE` is not set"), "{lines:?}");
+        assert!(has(4, "not an IANA zone"), "{lines:?}");
+        assert!(has(7, "is not a duration"), "{lines:?}");
+        assert!(
+            has(9, "`readers` must be a whole number from 1 to 32 (found 0)"),
+            "{lines:?}"
+        );
+        assert!(has(14, "mode `merge` is not one of"), "{lines:?}");
+        assert_eq!(e.problems.len(), 5, "{lines:?}");
+    }
+
+    #[test]
+    fn an_including_file_overrides_its_include_field_by_field() {
+        let dir = workspace(&[
+            (
+                "pipelines/shared.toml",
+                "[source]\nurl = \"${URL}\"\ntimezone = \"Europe/London\"\n\
+                 [target]\nurl = \"${URL}\"\nmigrations = \"../migrations\"\n\
+                 [settings]\nbatch_size = 100\nreaders = 3\n\
+                 [[tables]]\nname = \"t\"\nsource = \"a.t\"\nsql = \"t.sql\"\n\
+                 [[checks]]\nname = \"c\"\ntable = \"t\"\nkind = \"not_null\"\ncolumn = \"x\"\npolicy = \"warn\"\n",
+            ),
+            (
+                "pipelines/p.toml",
+                "env = \"t\"\ninclude = [\"shared.toml\"]\n\
+                 [settings]\nreaders = 4\n\
+                 [[tables]]\nname = \"t\"\nmode = \"replace\"\n\
+                 [[checks]]\nname = \"c\"\npolicy = \"fail\"\n",
+            ),
+        ]);
+        let p = load(&dir, "pipelines/p.toml").expect("valid");
+        assert_eq!((p.batch_size, p.readers), (100, 4));
+        assert_eq!(p.source.timezone, chrono_tz::Europe::London);
+        assert_eq!(p.tables.len(), 1);
+        assert_eq!(p.tables[0].mode, LoadMode::Replace);
+        assert_eq!(p.tables[0].source_query, "SELECT * FROM \"a\".\"t\"");
+        assert_eq!(p.checks[0].policy, crate::config::Policy::Fail);
+        assert!(matches!(
+            p.checks[0].kind,
+            crate::config::CheckKind::NotNull { .. }
+        ));
+        assert!(
+            p.tables[0].origin.ends_with("p.toml:6"),
+            "{}",
+            p.tables[0].origin
+        );
+    }
+
+    #[test]
+    fn an_include_cycle_is_refused_naming_the_file() {
+        let dir = workspace(&[
+            ("pipelines/a.toml", "env = \"t\"\ninclude = [\"b.toml\"]\n"),
+            ("pipelines/b.toml", "include = [\"a.toml\"]\n"),
+        ]);
+        let e = load(&dir, "pipelines/a.toml").unwrap_err();
+        assert!(
+            e.problems
+                .iter()
+                .any(|p| p.message.contains("include cycle") && p.file.ends_with("a.toml")),
+            "{e}"
+        );
+    }
 }

@@ -12,6 +12,44 @@ pub enum DbKind {
     Oracle,
 }
 
+/// libpq's `sslmode`: how much of TLS a connection insists on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    Disable,
+    Allow,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    pub const NAMES: [&'static str; 6] = [
+        "disable",
+        "allow",
+        "prefer",
+        "require",
+        "verify-ca",
+        "verify-full",
+    ];
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "disable" => Ok(SslMode::Disable),
+            "allow" => Ok(SslMode::Allow),
+            "prefer" => Ok(SslMode::Prefer),
+            "require" => Ok(SslMode::Require),
+            "verify-ca" => Ok(SslMode::VerifyCa),
+            "verify-full" => Ok(SslMode::VerifyFull),
+            other => Err(format!(
+                "unknown sslmode `{other}` ({})",
+                Self::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
 /// A connection URL. The full text (with any password) is a [`Secret`];
 /// `Display` shows `scheme://user@host:port/database` and nothing more.
 #[derive(Clone)]
@@ -23,6 +61,8 @@ pub struct DatabaseUrl {
     pub host: String,
     pub port: u16,
     pub database: String,
+    /// The URL's `sslmode`, when it names one.
+    pub sslmode: Option<SslMode>,
 }
 
 impl DatabaseUrl {
@@ -46,6 +86,11 @@ impl DatabaseUrl {
             return Err(format!("the URL for {host} names no database (…/DATABASE)"));
         }
         let password = parsed.password().map(|p| Secret::new(percent_decode(p)));
+        let sslmode = parsed
+            .query_pairs()
+            .find(|(k, _)| k == "sslmode")
+            .map(|(_, v)| SslMode::parse(&v))
+            .transpose()?;
         Ok(DatabaseUrl {
             full: Secret::new(raw),
             password,
@@ -54,6 +99,7 @@ impl DatabaseUrl {
             host,
             port: parsed.port().unwrap_or(default_port),
             database,
+            sslmode,
         })
     }
 
@@ -80,11 +126,12 @@ impl DatabaseUrl {
     }
 }
 
+/// A URL's user or password as the driver decodes it: `%XX` only; a `+`
+/// is a plus (this is not a web form).
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 impl fmt::Display for DatabaseUrl {
@@ -125,6 +172,27 @@ mod tests {
         assert!(!format!("{u:?}").contains("s3cr"));
         assert_eq!(u.scrub("password s3cr@t rejected"), "password *** rejected");
         assert_eq!(u.with_database("postgres").unwrap().database, "postgres");
+    }
+
+    #[test]
+    fn a_password_is_decoded_as_the_driver_decodes_it() {
+        let u = DatabaseUrl::parse("postgresql://app:pa+d%40%3A%2F%25%26x@h/db").unwrap();
+        assert_eq!(
+            u.scrub("auth failed: pa+d@:/%&x and pa%2Bd"),
+            "auth failed: *** and pa%2Bd"
+        );
+    }
+
+    #[test]
+    fn sslmode_is_checked_without_connecting() {
+        let u = DatabaseUrl::parse("postgresql://a@h/db?sslmode=verify-full").unwrap();
+        assert_eq!(u.sslmode, Some(SslMode::VerifyFull));
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://a@h/db").unwrap().sslmode,
+            None
+        );
+        let e = DatabaseUrl::parse("postgresql://a@h/db?sslmode=verify_full").unwrap_err();
+        assert!(e.contains("unknown sslmode `verify_full`"), "{e}");
     }
 
     #[test]

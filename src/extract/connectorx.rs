@@ -19,7 +19,7 @@ use super::ExtractError;
 pub struct CxReader {
     url: DatabaseUrl,
     /// What this reader reads, for messages: "source" or "target".
-    pub side: &'static str,
+    side: &'static str,
 }
 
 impl CxReader {
@@ -27,15 +27,18 @@ impl CxReader {
         CxReader { url, side }
     }
 
-    pub fn url(&self) -> &DatabaseUrl {
-        &self.url
-    }
-
     /// Runs `sql` and returns all its batches. Blocking: call from a blocking
     /// thread. Only for results bounded by design (one page, key sets, counts).
-    pub fn query(&self, sql: &str, what: &str) -> Result<Vec<RecordBatch>, ExtractError> {
-        let conn = SourceConn::try_from(self.url.expose())
-            .map_err(|e| self.error(what, &e.to_string()))?;
+    /// `what` and `origin` (the pipeline entry, `file:line`) name the query
+    /// in an error.
+    pub fn query(
+        &self,
+        sql: &str,
+        what: &str,
+        origin: &str,
+    ) -> Result<Vec<RecordBatch>, ExtractError> {
+        let failed = |cause: Cause| self.error(what, origin, cause);
+        let conn = SourceConn::try_from(self.url.expose()).map_err(|e| failed(Cause::of(&e)))?;
         let queries = [CXQuery::from(sql)];
         // connectorx panics on some driver failures; a panic here is a query
         // failure for the user, not a crash.
@@ -44,17 +47,54 @@ impl CxReader {
         }));
         match result {
             Ok(Ok(batches)) => Ok(batches),
-            Ok(Err(e)) => Err(self.error(what, &format!("{e}"))),
-            Err(panic) => Err(self.error(what, &panic_message(panic.as_ref()))),
+            Ok(Err(e)) => Err(failed(Cause::of(&e))),
+            Err(panic) => Err(failed(Cause {
+                message: panic_message(panic.as_ref()),
+                sql_mistake: false,
+            })),
         }
     }
 
-    fn error(&self, what: &str, message: &str) -> ExtractError {
+    fn error(&self, what: &str, origin: &str, cause: Cause) -> ExtractError {
         ExtractError::Query {
             side: self.side,
             database: self.url.to_string(),
             what: what.to_string(),
-            message: self.url.scrub(&first_line(message)),
+            origin: origin.to_string(),
+            message: self.url.scrub(&first_line(&cause.message)),
+            sql_mistake: cause.sql_mistake,
+        }
+    }
+}
+
+/// Why a query failed, as the server said it when it did.
+struct Cause {
+    message: String,
+    /// The server refused the SQL itself (an unknown table or column, a
+    /// syntax error): a mistake in the pipeline, not in the database.
+    sql_mistake: bool,
+}
+
+impl Cause {
+    /// The Postgres error inside connectorx's wrappers (their own text is
+    /// only "db error"), else the chain of causes.
+    fn of(e: &(dyn std::error::Error + 'static)) -> Cause {
+        let mut parts = vec![e.to_string()];
+        let mut next = e.source();
+        while let Some(inner) = next {
+            if let Some(db) = inner.downcast_ref::<tokio_postgres::error::DbError>() {
+                return Cause {
+                    message: crate::target::describe_db(db),
+                    sql_mistake: crate::target::blames_the_sql(db.code()),
+                };
+            }
+            parts.push(inner.to_string());
+            next = inner.source();
+        }
+        parts.dedup();
+        Cause {
+            message: parts.join(": "),
+            sql_mistake: false,
         }
     }
 }

@@ -19,19 +19,23 @@ use tokio::sync::mpsc;
 
 pub use self::connectorx::{count_sql, page_sql, CxReader};
 
-use crate::config::TableSpec;
+use crate::config::{quote, TableSpec};
 
 /// Pages waiting in the channel while the consumer works on one.
 pub const CHANNEL_DEPTH: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
-    #[error("{side} {database}: reading {what} failed: {message}")]
+    #[error("{side} {database}: reading {what} (declared at {origin}) failed: {message}")]
     Query {
         side: &'static str,
         database: String,
         what: String,
+        /// The pipeline entry that led there, `file:line`.
+        origin: String,
         message: String,
+        /// The server refused the SQL itself: the pipeline is wrong (exit 2).
+        sql_mistake: bool,
     },
     #[error("source {what}: key column `{key}` {problem}")]
     Key {
@@ -91,7 +95,7 @@ pub fn partitions(count: &SourceCount, readers: usize, batch_size: usize) -> Vec
 /// Counts the rows `spec` will read and proves its key is usable for paging.
 pub fn count_rows(reader: &CxReader, spec: &TableSpec) -> Result<SourceCount, ExtractError> {
     let sql = count_sql(&spec.source_query, &spec.key.quoted());
-    let batches = reader.query(&sql, &spec.source_label)?;
+    let batches = reader.query(&sql, &spec.source_label, &spec.origin)?;
     let value = |col: usize| -> Result<u64, ExtractError> {
         batches
             .first()
@@ -112,7 +116,7 @@ pub fn count_rows(reader: &CxReader, spec: &TableSpec) -> Result<SourceCount, Ex
     if keyed != rows {
         return Err(key_error(format!(
             "is NULL in {} of {rows} rows; every row needs a key",
-            rows - keyed
+            rows.saturating_sub(keyed)
         )));
     }
     if rows > 0 {
@@ -134,7 +138,7 @@ fn check_numerics(reader: &CxReader, spec: &TableSpec) -> Result<(), ExtractErro
         "SELECT * FROM ({}) AS padetl_probe LIMIT 1",
         spec.source_query
     );
-    let batches = reader.query(&probe, &spec.source_label)?;
+    let batches = reader.query(&probe, &spec.source_label, &spec.origin)?;
     let Some(schema) = batches.first().map(|b| b.schema()) else {
         return Ok(());
     };
@@ -147,7 +151,7 @@ fn check_numerics(reader: &CxReader, spec: &TableSpec) -> Result<(), ExtractErro
     let Some(sql) = numeric_check_sql(&spec.source_query, &spec.key.quoted(), &numeric) else {
         return Ok(());
     };
-    let found = reader.query(&sql, &spec.source_label)?;
+    let found = reader.query(&sql, &spec.source_label, &spec.origin)?;
     let Some(batch) = found.iter().find(|b| b.num_rows() > 0) else {
         return Ok(());
     };
@@ -175,7 +179,7 @@ fn numeric_check_sql(base: &str, key: &str, columns: &[String]) -> Option<String
         return None;
     }
     let bad = |c: &str| {
-        let c = format!("padetl_num.\"{}\"", c.replace('"', "\"\""));
+        let c = format!("padetl_num.{}", quote(c));
         format!(
             "({c} <> round({c}, {CX_NUMERIC_SCALE}) OR abs({c}) >= 1e{} OR {c} = 'NaN')",
             38 - CX_NUMERIC_SCALE
@@ -249,7 +253,7 @@ fn read_page(
     tz: chrono_tz::Tz,
 ) -> Result<Option<(RecordBatch, i64)>, ExtractError> {
     let sql = page_sql(&spec.source_query, &spec.key.quoted(), after, upto, limit);
-    let batches = reader.query(&sql, &spec.source_label)?;
+    let batches = reader.query(&sql, &spec.source_label, &spec.origin)?;
     let data_error = |message: String| ExtractError::Data {
         what: spec.source_label.clone(),
         message,

@@ -16,34 +16,11 @@
 //! schema) are never touched: dropping one would change the referenced
 //! table's triggers, which is DDL on a table padetl must not alter.
 
-use tokio_postgres::Transaction;
+use tokio_postgres::Client;
 
 use super::LoadError;
-use crate::config::QualifiedName;
-use crate::schema::{literal, quote};
-
-/// Every valid index of the table, the primary key included, except one
-/// that a foreign key references (it cannot be dropped without that key);
-/// with the constraint that owns each, when one does.
-const INDEXES_SQL: &str = "\
-SELECT ic.relname::text, pg_get_indexdef(x.indexrelid), con.conname::text, pg_get_constraintdef(con.oid), \
-       coalesce(obj_description(con.oid, 'pg_constraint'), obj_description(x.indexrelid, 'pg_class')) \
-FROM pg_index x \
-JOIN pg_class ic ON ic.oid = x.indexrelid \
-LEFT JOIN pg_constraint con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid AND con.contype IN ('p', 'u', 'x') \
-WHERE x.indrelid = $1::text::regclass AND x.indisvalid \
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = x.indexrelid) \
-ORDER BY 1";
-
-/// The table's foreign keys whose referenced table is in its own schema.
-const FOREIGN_KEYS_SQL: &str = "\
-SELECT con.conname::text, pg_get_constraintdef(con.oid), obj_description(con.oid, 'pg_constraint') \
-FROM pg_constraint con \
-JOIN pg_class child ON child.oid = con.conrelid \
-JOIN pg_class parent ON parent.oid = con.confrelid \
-WHERE con.conrelid = $1::text::regclass AND con.contype = 'f' \
-  AND parent.relnamespace = child.relnamespace \
-ORDER BY 1";
+use crate::config::{quote, QualifiedName};
+use crate::schema::{droppable_indexes, literal, local_foreign_keys};
 
 /// One dropped object and the statements that bring it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,38 +44,34 @@ impl Deferred {
     /// Drops `table`'s indexes (but those that foreign keys reference) and
     /// its foreign keys within its schema. The table must be empty and
     /// locked against other writers: nothing may rely on its keys meanwhile.
-    pub async fn defer(tx: &Transaction<'_>, table: &QualifiedName) -> Result<Deferred, LoadError> {
-        let name = table.quoted();
+    pub async fn defer(tx: &Client, table: &QualifiedName) -> Result<Deferred, LoadError> {
         let mut objects = Vec::new();
-        let rows = tx
-            .query(INDEXES_SQL, &[&name])
-            .await
-            .map_err(|e| LoadError::db(table, "reading the table's indexes", &e))?;
-        for r in rows {
-            let (index, def, constraint, condef): (String, String, Option<String>, Option<String>) =
-                (r.get(0), r.get(1), r.get(2), r.get(3));
-            objects.push(match (constraint, condef) {
-                (Some(c), Some(d)) => constraint_object(table, &c, &d, r.get(4)),
-                _ => Dropped {
-                    what: format!("index {index}"),
-                    drop: format!("DROP INDEX {}.{}", table.schema.quoted(), quote(&index)),
-                    create: def,
-                    comment: r
-                        .get::<_, Option<String>>(4)
-                        .map(|c| comment_sql("INDEX", table, &quote(&index), &c)),
+        for index in droppable_indexes(tx, table).await? {
+            objects.push(match &index.constraint {
+                Some((name, definition)) => {
+                    constraint_object(table, name, definition, index.comment.clone())
+                }
+                None => Dropped {
+                    what: format!("index {}", index.name),
+                    drop: format!(
+                        "DROP INDEX {}.{}",
+                        table.schema.quoted(),
+                        quote(&index.name)
+                    ),
+                    create: index.definition.clone(),
+                    comment: index
+                        .comment
+                        .as_ref()
+                        .map(|c| comment_sql("INDEX", table, &quote(&index.name), c)),
                 },
             });
         }
-        let rows = tx
-            .query(FOREIGN_KEYS_SQL, &[&name])
-            .await
-            .map_err(|e| LoadError::db(table, "reading the table's foreign keys", &e))?;
-        for r in rows {
+        for fk in local_foreign_keys(tx, table).await? {
             objects.push(constraint_object(
                 table,
-                &r.get::<_, String>(0),
-                &r.get::<_, String>(1),
-                r.get(2),
+                &fk.name,
+                &fk.definition,
+                fk.comment,
             ));
         }
         for o in &objects {
@@ -123,11 +96,7 @@ impl Deferred {
     /// definitions. Rows that break one (a duplicate, a child without its
     /// parent) fail here, naming the index or constraint, as the row's own
     /// insert would have.
-    pub async fn restore(
-        self,
-        tx: &Transaction<'_>,
-        table: &QualifiedName,
-    ) -> Result<(), LoadError> {
+    pub async fn restore(self, tx: &Client, table: &QualifiedName) -> Result<(), LoadError> {
         for o in self.objects {
             let what = format!("recreating {} after the load", o.what);
             tx.batch_execute(&o.create)
@@ -169,6 +138,30 @@ fn comment_sql(kind: &str, table: &QualifiedName, name_sql: &str, comment: &str)
         table.schema.quoted(),
         literal(comment)
     )
+}
+
+/// Whether `table` is empty, and if so locks it against other writers
+/// (readers go on) until the run ends, so that it stays empty but for the
+/// run's own rows. A table that is not empty is left unlocked.
+pub(super) async fn claim_if_empty(tx: &Client, table: &QualifiedName) -> Result<bool, LoadError> {
+    if !is_empty(tx, table).await? {
+        return Ok(false);
+    }
+    let sql = format!("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", table.quoted());
+    tx.batch_execute(&sql)
+        .await
+        .map_err(|e| LoadError::db(table, "locking the empty table for a bulk load", &e))?;
+    // Another writer may have come in between the look and the lock.
+    is_empty(tx, table).await
+}
+
+async fn is_empty(tx: &Client, table: &QualifiedName) -> Result<bool, LoadError> {
+    let sql = format!("SELECT NOT EXISTS (SELECT 1 FROM {})", table.quoted());
+    Ok(tx
+        .query_one(sql.as_str(), &[])
+        .await
+        .map_err(|e| LoadError::db(table, "looking whether the table is empty", &e))?
+        .get(0))
 }
 
 #[cfg(test)]

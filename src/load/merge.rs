@@ -1,13 +1,21 @@
 //! SQL of the staging → target step. Built from catalog column names only,
-//! every identifier quoted. Pure functions, unit-tested without a database.
+//! every identifier quoted by [`quote`]. Pure functions, unit-tested without
+//! a database.
 
-use crate::config::QualifiedName;
-use crate::schema::CatalogColumn;
+use crate::checks::unique_violations_sql;
+use crate::config::{quote, QualifiedName};
+use crate::schema::{literal, CatalogColumn};
+
+/// The staging table `stage` in the session's temporary schema.
+pub fn stage_table(stage: &str) -> String {
+    format!("pg_temp.{}", quote(stage))
+}
 
 /// `CREATE TEMP TABLE` shaped like the target, dropped at commit or rollback.
 pub fn create_stage_sql(stage: &str, table: &QualifiedName) -> String {
     format!(
-        "CREATE TEMP TABLE \"{stage}\" (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP",
+        "CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP",
+        quote(stage),
         table.quoted()
     )
 }
@@ -34,7 +42,7 @@ pub fn merge_sql(
     } else {
         let set: Vec<String> = non_key
             .iter()
-            .map(|c| format!("\"{0}\" = EXCLUDED.\"{0}\"", c.name))
+            .map(|c| format!("{0} = EXCLUDED.{0}", quote(&c.name)))
             .collect();
         format!(
             "DO UPDATE SET {} WHERE {}",
@@ -43,9 +51,10 @@ pub fn merge_sql(
         )
     };
     format!(
-        "WITH merged AS ({} ON CONFLICT (\"{key}\") {on_conflict} RETURNING (xmax = 0) AS inserted) \
+        "WITH merged AS ({} ON CONFLICT ({}) {on_conflict} RETURNING (xmax = 0) AS inserted) \
          SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
-        insert_from_stage(stage, &format!("{} AS t", table.quoted()), columns)
+        insert_from_stage(stage, &format!("{} AS t", table.quoted()), columns),
+        quote(key)
     )
 }
 
@@ -59,8 +68,9 @@ pub fn bulk_insert_sql(
     columns: &[CatalogColumn],
 ) -> String {
     format!(
-        "{} ORDER BY \"{key}\"",
-        insert_from_stage(stage, &table.quoted(), columns)
+        "{} ORDER BY {}",
+        insert_from_stage(stage, &table.quoted(), columns),
+        quote(key)
     )
 }
 
@@ -73,8 +83,9 @@ pub fn insert_sql(
     columns: &[CatalogColumn],
 ) -> String {
     format!(
-        "WITH ins AS ({} ON CONFLICT (\"{key}\") DO NOTHING RETURNING 1) SELECT count(*) FROM ins",
-        insert_from_stage(stage, &table.quoted(), columns)
+        "WITH ins AS ({} ON CONFLICT ({}) DO NOTHING RETURNING 1) SELECT count(*) FROM ins",
+        insert_from_stage(stage, &table.quoted(), columns),
+        quote(key)
     )
 }
 
@@ -86,10 +97,11 @@ pub fn conflicts_sql(
     key: &str,
     columns: &[CatalogColumn],
 ) -> String {
-    let differs = stage_row_differs(key, columns);
+    let (differs, k) = (stage_row_differs(key, columns), quote(key));
     format!(
-        "SELECT count(*) OVER (), s.\"{key}\"::text FROM pg_temp.\"{stage}\" s \
-         JOIN {target} t ON t.\"{key}\" = s.\"{key}\" WHERE {differs} ORDER BY s.\"{key}\" LIMIT 5",
+        "SELECT count(*) OVER (), s.{k}::text FROM {stage} s \
+         JOIN {target} t ON t.{k} = s.{k} WHERE {differs} ORDER BY s.{k} LIMIT 5",
+        stage = stage_table(stage),
         target = table.quoted()
     )
 }
@@ -109,9 +121,11 @@ pub fn count_missing_sql(stage: &str, table: &QualifiedName, key: &str) -> Strin
 
 /// `table t WHERE` its key is not staged.
 fn not_staged(stage: &str, table: &QualifiedName, key: &str) -> String {
+    let k = quote(key);
     format!(
-        "{} t WHERE NOT EXISTS (SELECT 1 FROM pg_temp.\"{stage}\" s WHERE s.\"{key}\" = t.\"{key}\")",
-        table.quoted()
+        "{} t WHERE NOT EXISTS (SELECT 1 FROM {} s WHERE s.{k} = t.{k})",
+        table.quoted(),
+        stage_table(stage)
     )
 }
 
@@ -122,11 +136,12 @@ pub fn dry_merge_sql(
     key: &str,
     columns: &[CatalogColumn],
 ) -> String {
-    let differs = stage_row_differs(key, columns);
+    let (differs, k) = (stage_row_differs(key, columns), quote(key));
     format!(
-        "SELECT count(*) FILTER (WHERE t.\"{key}\" IS NULL), \
-                count(*) FILTER (WHERE t.\"{key}\" IS NOT NULL AND {differs}) \
-         FROM pg_temp.\"{stage}\" s LEFT JOIN {target} t ON t.\"{key}\" = s.\"{key}\"",
+        "SELECT count(*) FILTER (WHERE t.{k} IS NULL), \
+                count(*) FILTER (WHERE t.{k} IS NOT NULL AND {differs}) \
+         FROM {stage} s LEFT JOIN {target} t ON t.{k} = s.{k}",
+        stage = stage_table(stage),
         target = table.quoted()
     )
 }
@@ -147,37 +162,16 @@ pub fn compare_sql(
             cols.join(", ")
         )
     };
-    let differs = stage_row_differs(key, columns);
+    let (differs, k) = (stage_row_differs(key, columns), quote(key));
     format!(
-        "SELECT (SELECT count(*)::text || ':' || coalesce(sum({s_row}), 0)::text FROM pg_temp.\"{stage}\" s), \
+        "SELECT (SELECT count(*)::text || ':' || coalesce(sum({s_row}), 0)::text FROM {stage} s), \
                 (SELECT count(*)::text || ':' || coalesce(sum({t_row}), 0)::text FROM {target} t \
-                   WHERE EXISTS (SELECT 1 FROM pg_temp.\"{stage}\" s WHERE s.\"{key}\" = t.\"{key}\")), \
-                ARRAY(SELECT s.\"{key}\"::bigint FROM pg_temp.\"{stage}\" s LEFT JOIN {target} t ON t.\"{key}\" = s.\"{key}\" \
-                      WHERE t.\"{key}\" IS NULL OR {differs} ORDER BY 1 LIMIT 5)",
+                   WHERE EXISTS (SELECT 1 FROM {stage} s WHERE s.{k} = t.{k})), \
+                ARRAY(SELECT s.{k}::bigint FROM {stage} s LEFT JOIN {target} t ON t.{k} = s.{k} \
+                      WHERE t.{k} IS NULL OR {differs} ORDER BY 1 LIMIT 5)",
         s_row = row("s"),
         t_row = row("t"),
-        target = table.quoted()
-    )
-}
-
-/// Staged rows whose `column` is staged more than once, or is held by a
-/// table row of another key that the load leaves as it is: `(key, detail)`.
-pub fn unique_violations_sql(
-    stage: &str,
-    table: &QualifiedName,
-    key: &str,
-    column: &str,
-) -> String {
-    format!(
-        "SELECT s.\"{key}\"::bigint AS key, concat('{column} = ', s.\"{column}\"::text, ' is loaded ', d.n, ' times') AS detail \
-           FROM pg_temp.\"{stage}\" s JOIN (SELECT \"{column}\" AS v, count(*) AS n FROM pg_temp.\"{stage}\" \
-             WHERE \"{column}\" IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d ON d.v = s.\"{column}\" \
-         UNION ALL \
-         SELECT s.\"{key}\"::bigint, concat('{column} = ', s.\"{column}\"::text, ' is already in the table, key ', t.\"{key}\"::text) \
-           FROM pg_temp.\"{stage}\" s JOIN {target} t ON t.\"{column}\" = s.\"{column}\" AND t.\"{key}\" <> s.\"{key}\" \
-          WHERE NOT EXISTS (SELECT 1 FROM pg_temp.\"{stage}\" s2 WHERE s2.\"{key}\" = t.\"{key}\" \
-                              AND s2.\"{column}\" IS DISTINCT FROM t.\"{column}\") \
-         ORDER BY 1",
+        stage = stage_table(stage),
         target = table.quoted()
     )
 }
@@ -217,13 +211,14 @@ pub fn unique_check_sql(
         "v AS (SELECT DISTINCT ON (1) * FROM ({}) x ORDER BY 1)",
         unique_violations_sql(stage, table, key, column)
     );
+    let (stage_sql, k) = (stage_table(stage), quote(key));
     let moved = format!(
-        "moved AS (DELETE FROM pg_temp.\"{stage}\" s USING v WHERE s.\"{key}\" = v.key \
+        "moved AS (DELETE FROM {stage_sql} s USING v WHERE s.{k} = v.key \
            RETURNING v.key, v.detail, to_jsonb(s) AS row)"
     );
     let rows = match action {
         UniqueAction::Report => format!(
-            "r AS (SELECT v.key, v.detail, to_jsonb(s) AS row FROM v JOIN pg_temp.\"{stage}\" s ON s.\"{key}\" = v.key)"
+            "r AS (SELECT v.key, v.detail, to_jsonb(s) AS row FROM v JOIN {stage_sql} s ON s.{k} = v.key)"
         ),
         UniqueAction::Unstage => format!("{moved}, r AS (SELECT * FROM moved)"),
         UniqueAction::Quarantine(q) => format!(
@@ -256,8 +251,8 @@ fn differs(old: &str, new: &str, columns: &[&CatalogColumn]) -> String {
 /// `json` has no equality operator; compare its text instead.
 fn comparable(alias: &str, c: &CatalogColumn) -> String {
     match c.typname.as_str() {
-        "json" => format!("{alias}.\"{}\"::text", c.name),
-        _ => format!("{alias}.\"{}\"", c.name),
+        "json" => format!("{alias}.{}::text", quote(&c.name)),
+        _ => format!("{alias}.{}", quote(&c.name)),
     }
 }
 
@@ -265,13 +260,16 @@ fn comparable(alias: &str, c: &CatalogColumn) -> String {
 /// of moving staged rows into the table starts with; `target` is SQL.
 fn insert_from_stage(stage: &str, target: &str, columns: &[CatalogColumn]) -> String {
     let cols = column_list(columns, "");
-    format!("INSERT INTO {target} ({cols}) SELECT {cols} FROM pg_temp.\"{stage}\"")
+    format!(
+        "INSERT INTO {target} ({cols}) SELECT {cols} FROM {}",
+        stage_table(stage)
+    )
 }
 
 fn column_list(columns: &[CatalogColumn], prefix: &str) -> String {
     columns
         .iter()
-        .map(|c| format!("{prefix}\"{}\"", c.name))
+        .map(|c| format!("{prefix}{}", quote(&c.name)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -281,11 +279,13 @@ pub fn bump_sequence_sql(table: &QualifiedName, key: &str) -> String {
     let t = table.quoted();
     format!(
         "SELECT setval(s.seq, m.max_key) FROM \
-           (SELECT pg_get_serial_sequence({lit}, '{key}') AS seq) s, \
-           (SELECT max(\"{key}\") AS max_key FROM {t}) m \
+           (SELECT pg_get_serial_sequence({lit}, {key_lit}) AS seq) s, \
+           (SELECT max({k}) AS max_key FROM {t}) m \
          WHERE s.seq IS NOT NULL AND m.max_key IS NOT NULL \
            AND m.max_key > coalesce(pg_sequence_last_value(s.seq::regclass), 0)",
-        lit = crate::schema::literal(&t)
+        lit = literal(&t),
+        key_lit = literal(key),
+        k = quote(key)
     )
 }
 

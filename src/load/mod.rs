@@ -1,26 +1,30 @@
 //! Load: Arrow batches into the target with binary COPY, through a staging
 //! table, merged by key inside the run's single transaction.
+//!
+//! - [`table`]: one table's load, begun and finished;
+//! - [`copy`]: the COPY stream, fed by the encoder ([`encode`], ours);
+//! - [`stage`]: queries on the staging table (unique checks, comparison, merge);
+//! - [`merge`]: their SQL, pure;
+//! - [`bulk`]: an empty table loaded as `pg_restore` would;
+//! - [`order`]: parents before children; [`quarantine`]: held rows.
 
 mod bulk;
+mod copy;
 mod encode;
 mod merge;
 mod numeric;
 mod order;
 mod pgtype;
 mod quarantine;
+mod stage;
 mod table;
 
 pub use encode::{CopyEncoder, EncodeError, TargetColumn};
-pub use merge::UniqueAction;
-pub use merge::{
-    bump_sequence_sql, conflicts_sql, copy_sql, create_stage_sql, delete_missing_sql, insert_sql,
-    merge_sql,
-};
-pub use order::orphan_rows;
-pub use order::{foreign_keys, load_order, ForeignKeyOrphans};
+pub(crate) use merge::UniqueAction;
+pub(crate) use order::load_order;
 pub use pgtype::PgType;
-pub use quarantine::{quarantine_table, write_quarantine, QUARANTINE_TABLE};
-pub use table::{Comparison, LoadPath, MergeCounts, PendingDelete, TableLoad, UniqueFound};
+pub(crate) use quarantine::{quarantine_table, write_quarantine};
+pub(crate) use table::{Comparison, LoadPath, PendingDelete, TableLoad};
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::array_value_to_string;

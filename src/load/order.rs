@@ -9,99 +9,10 @@ use tokio_postgres::GenericClient;
 
 use super::LoadError;
 use crate::config::{Pipeline, TableSpec};
-use crate::schema::SchemaError;
-use crate::transform::ForeignKey;
-
-/// Foreign keys between tables of the app schema, as `(parent, child)`.
-pub async fn catalog_edges<C: GenericClient>(
-    client: &C,
-    app_schema: &str,
-) -> Result<Vec<(String, String)>, LoadError> {
-    let rows = client
-        .query(
-            "SELECT p.relname::text, c.relname::text FROM pg_constraint k \
-             JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace \
-             JOIN pg_class p ON p.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace \
-             WHERE k.contype = 'f' AND cn.nspname = $1 AND pn.nspname = $1 AND c.oid <> p.oid",
-            &[&app_schema],
-        )
-        .await
-        .map_err(|e| LoadError::Schema(SchemaError::db("reading foreign keys", &e)))?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-}
-
-/// Single-column foreign keys between tables of the app schema: a child row
-/// follows its parent into quarantine through these, and `verify` counts the
-/// rows that find no parent.
-pub async fn foreign_keys<C: GenericClient>(
-    client: &C,
-    app_schema: &str,
-) -> Result<Vec<ForeignKey>, LoadError> {
-    let rows = client
-        .query(
-            "SELECT p.relname::text, c.relname::text, a.attname::text, pa.attname::text FROM pg_constraint k \
-             JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace \
-             JOIN pg_class p ON p.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace \
-             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.conkey[1] \
-             JOIN pg_attribute pa ON pa.attrelid = p.oid AND pa.attnum = k.confkey[1] \
-             WHERE k.contype = 'f' AND cn.nspname = $1 AND pn.nspname = $1 \
-               AND array_length(k.conkey, 1) = 1 ORDER BY 2, 3",
-            &[&app_schema],
-        )
-        .await
-        .map_err(|e| LoadError::Schema(SchemaError::db("reading foreign keys", &e)))?;
-    Ok(rows
-        .iter()
-        .map(|r| ForeignKey {
-            parent: r.get(0),
-            child: r.get(1),
-            column: r.get(2),
-            parent_column: r.get(3),
-        })
-        .collect())
-}
-
-/// Rows of a child table whose foreign key finds no parent row (possible
-/// when a constraint is `NOT VALID` or was disabled).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ForeignKeyOrphans {
-    #[serde(flatten)]
-    pub foreign_key: ForeignKey,
-    pub orphans: i64,
-}
-
-/// [`ForeignKeyOrphans`] for every single-column foreign key of the app schema.
-pub async fn orphan_rows<C: GenericClient>(
-    client: &C,
-    app_schema: &str,
-) -> Result<Vec<ForeignKeyOrphans>, LoadError> {
-    let q = crate::schema::quote;
-    let mut out = Vec::new();
-    for fk in foreign_keys(client, app_schema).await? {
-        let sql = format!(
-            "SELECT count(*) FROM {schema}.{c} x WHERE x.{col} IS NOT NULL AND NOT EXISTS \
-             (SELECT 1 FROM {schema}.{p} y WHERE y.{pc} = x.{col})",
-            schema = q(app_schema),
-            c = q(&fk.child),
-            col = q(&fk.column),
-            p = q(&fk.parent),
-            pc = q(&fk.parent_column),
-        );
-        let orphans: i64 = client
-            .query_one(sql.as_str(), &[])
-            .await
-            .map_err(|e| LoadError::Schema(SchemaError::db("counting rows without a parent", &e)))?
-            .get(0);
-        out.push(ForeignKeyOrphans {
-            foreign_key: fk,
-            orphans,
-        });
-    }
-    Ok(out)
-}
+use crate::schema::catalog_edges;
 
 /// `(parent, child)` for every `rejected.<parent>` a transform reads.
-pub fn sql_edges(tables: &[TableSpec]) -> Vec<(String, String)> {
+fn sql_edges(tables: &[TableSpec]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for child in tables {
         let sql = child.transform_sql.to_ascii_lowercase();
@@ -140,7 +51,7 @@ pub async fn load_order<'p, C: GenericClient>(
 /// Kahn's algorithm, taking the earliest declared table that is free.
 /// Edges to tables outside `declared` are ignored. `Err` lists a cycle's
 /// tables.
-pub fn order(declared: &[String], edges: &[(String, String)]) -> Result<Vec<String>, Vec<String>> {
+fn order(declared: &[String], edges: &[(String, String)]) -> Result<Vec<String>, Vec<String>> {
     let edges: BTreeSet<(&str, &str)> = edges
         .iter()
         .filter(|(p, c)| declared.contains(p) && declared.contains(c))

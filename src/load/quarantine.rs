@@ -4,11 +4,11 @@
 //! Keyed by (table, row key, check): a second run that quarantines the same
 //! row for the same reason changes nothing.
 
-use tokio_postgres::Transaction;
+use tokio_postgres::Client;
 
 use super::LoadError;
+use crate::checks::QuarantinedRow;
 use crate::config::QualifiedName;
-use crate::transform::QuarantinedRow;
 
 /// padetl's own table in the app schema, beside the schema history.
 pub const QUARANTINE_TABLE: &str = "padetl_quarantine";
@@ -24,10 +24,7 @@ pub fn quarantine_table(app_schema: &str) -> Result<QualifiedName, LoadError> {
 }
 
 /// Creates the quarantine table if it is not there.
-pub async fn ensure_quarantine_table(
-    tx: &Transaction<'_>,
-    table: &QualifiedName,
-) -> Result<(), LoadError> {
+pub async fn ensure_quarantine_table(tx: &Client, table: &QualifiedName) -> Result<(), LoadError> {
     tx.batch_execute(&format!(
         "CREATE TABLE IF NOT EXISTS {} (\
            table_name text NOT NULL, row_key bigint NOT NULL, check_name text NOT NULL, \
@@ -55,7 +52,7 @@ pub fn upsert_quarantine_sql(quarantine: &QualifiedName, select: &str) -> String
 
 /// Creates the quarantine table if needed and writes `rows` into it.
 pub async fn write_quarantine(
-    tx: &Transaction<'_>,
+    tx: &Client,
     app_schema: &str,
     run_id: &str,
     rows: &[QuarantinedRow],

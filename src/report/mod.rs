@@ -1,5 +1,7 @@
-//! Report: what a run did, as one serialisable model and its renderings
-//! (terminal text, JSON). Progress while it runs lives in [`progress`].
+//! Report: what a run, check or verify did, as one serialisable model and
+//! its renderings: terminal text ([`render_text`]), Markdown
+//! ([`render_markdown`]), one self-contained HTML file ([`render_html`]) and
+//! JSON (serde). Progress while it runs lives in [`progress`].
 
 mod html;
 mod markdown;
@@ -8,10 +10,11 @@ mod text;
 
 use std::collections::BTreeMap;
 
+use crate::checks::CheckResult;
 use crate::config::LoadMode;
 use crate::load::Comparison;
 use crate::schema::SchemaPlan;
-use crate::transform::{CheckResult, KeymapSummary};
+use crate::transform::KeymapSummary;
 
 pub use html::render_html;
 pub use markdown::render_markdown;

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use tokio_postgres::GenericClient;
 
-use super::ddl::{qualified, quote};
+use super::ddl::qualified;
 use super::desired::desired_shapes;
 use super::guard::ReferenceGuard;
 use super::introspect::introspect;
@@ -16,6 +16,7 @@ use super::migrations::Migration;
 use super::plan::{null_probes, plan_schema, Facts, PlanInput, SchemaPlan, Step};
 use super::shape::SchemaShape;
 use super::SchemaError;
+use crate::config::quote;
 
 /// padetl's migration history, kept in the app schema.
 pub const HISTORY_TABLE: &str = "padetl_schema_history";
@@ -163,13 +164,14 @@ pub async fn apply_plan<C: GenericClient>(
 }
 
 async fn ensure_history_table<C: GenericClient>(tx: &C, schema: &str) -> Result<(), SchemaError> {
+    let history = quote(HISTORY_TABLE);
     let setup = format!(
         "CREATE SCHEMA IF NOT EXISTS {schema}; \
-         CREATE TABLE IF NOT EXISTS {schema}.\"{HISTORY_TABLE}\" (\
+         CREATE TABLE IF NOT EXISTS {schema}.{history} (\
            version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, \
            applied_at timestamptz NOT NULL DEFAULT now(), execution_ms bigint NOT NULL, success boolean NOT NULL, \
            kind text NOT NULL DEFAULT 'applied'); \
-         ALTER TABLE {schema}.\"{HISTORY_TABLE}\" ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'applied'"
+         ALTER TABLE {schema}.{history} ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'applied'"
     );
     tx.batch_execute(setup.as_str())
         .await
@@ -206,8 +208,9 @@ async fn record<C: GenericClient>(
         Step::Baseline { versions } => (versions.clone(), "baseline"),
         Step::Statement { .. } => return Ok(()),
     };
+    let history = quote(HISTORY_TABLE);
     let sql = format!(
-        "INSERT INTO {schema}.\"{HISTORY_TABLE}\" (version, name, checksum, execution_ms, success, kind) \
+        "INSERT INTO {schema}.{history} (version, name, checksum, execution_ms, success, kind) \
          VALUES ($1, $2, $3, $4, true, $5)"
     );
     for v in versions {

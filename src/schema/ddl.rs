@@ -3,15 +3,11 @@
 //! qualified with the app schema, so the plan a user reads can be run as is.
 
 use super::shape::{ColumnShape, ConstraintKind, ConstraintShape, IndexShape, TableShape};
+use crate::config::quote;
 
 /// `"schema"."table"`.
 pub fn qualified(schema: &str, table: &str) -> String {
     format!("{}.{}", quote(schema), quote(table))
-}
-
-/// An identifier as SQL, quoted so that any name is safe.
-pub fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
 /// A string literal as SQL.

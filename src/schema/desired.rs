@@ -53,13 +53,7 @@ async fn build<C: GenericClient>(
     for m in migrations {
         tx.batch_execute(&m.sql)
             .await
-            .map_err(|e| SchemaError::Apply {
-                file: m.file.clone(),
-                message: format!(
-                    "{} (while reading the desired schema on empty scratch tables)",
-                    crate::target::describe(&e)
-                ),
-            })?;
+            .map_err(|e| scratch_error(m, &e))?;
         let schema = scratch_schema(tx).await?;
         versions.push((m.version, introspect(tx, &schema, "pg_temp").await?));
     }
@@ -67,6 +61,20 @@ async fn build<C: GenericClient>(
         .verify(tx, "applying migrations to scratch tables")
         .await?;
     Ok(VersionShapes { versions })
+}
+
+/// A migration that fails on empty scratch tables is a bad file when the
+/// server refused its SQL (exit 2), else a database problem (exit 3).
+fn scratch_error(m: &Migration, e: &tokio_postgres::Error) -> SchemaError {
+    let message = format!(
+        "{} (while reading the desired schema on empty scratch tables)",
+        crate::target::describe(e)
+    );
+    let file = m.file.clone();
+    match e.code().is_some_and(crate::target::blames_the_sql) {
+        true => SchemaError::Migration { file, message },
+        false => SchemaError::Apply { file, message },
+    }
 }
 
 /// The session's temporary schema exists only once something temporary was

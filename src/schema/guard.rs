@@ -89,10 +89,6 @@ impl ReferenceGuard {
         })
     }
 
-    pub fn schema(&self) -> &str {
-        &self.schema
-    }
-
     /// Fails when this transaction changed, wrote or locked the reference
     /// schema in any way since [`capture`](Self::capture).
     pub async fn verify<C: GenericClient>(

@@ -1,7 +1,7 @@
 //! The desired schema: ordered SQL files in `migrations/`, each with a
 //! checksum so that a file changed after it was applied is caught.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -12,8 +12,8 @@ use super::SchemaError;
 pub struct Migration {
     pub version: i64,
     pub name: String,
-    pub path: PathBuf,
-    /// `path` as messages show it: relative to the working directory.
+    /// The file's path as messages show it: relative to the working
+    /// directory when it is inside it.
     pub file: String,
     pub sql: String,
     /// Hex SHA-256 of the file's bytes.
@@ -98,7 +98,6 @@ fn read_migration(
     Ok(Migration {
         version,
         name: name.to_string(),
-        path: path.to_path_buf(),
         file,
         sql,
         checksum,
@@ -122,7 +121,7 @@ pub fn mentions_schema(sql: &str, schema: &str) -> Option<usize> {
 
 /// `path` relative to the working directory when it is inside it: what a
 /// user typed, and the same on every machine.
-pub fn display_path(path: &Path) -> String {
+fn display_path(path: &Path) -> String {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     std::env::current_dir()
         .ok()

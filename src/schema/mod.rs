@@ -15,20 +15,19 @@ mod migrations;
 mod plan;
 mod shape;
 
-pub use apply::{apply_plan, prepare, Prepared, HISTORY_TABLE};
+pub use apply::{apply_plan, prepare, HISTORY_TABLE};
 
 /// Tables of the app schema named `padetl_*` are padetl's own (history,
 /// quarantine): never part of the app's schema, never reported as unmanaged.
 pub const PADETL_PREFIX: &str = "padetl_";
-pub use catalog::{table_columns, CatalogColumn};
-pub use ddl::{literal, quote};
-pub use guard::{reference_fingerprint, ReferenceGuard};
-pub use migrations::{load_migrations, mentions_schema, Migration};
-pub use plan::{
-    join as join_versions, plan_schema, Action, Change, NotApplied, SchemaPlan, Step, TablePlan,
-    TableState,
+pub use catalog::{
+    catalog_edges, droppable_indexes, foreign_keys, local_foreign_keys, orphan_rows, table_columns,
+    CatalogColumn, ForeignKey, ForeignKeyOrphans,
 };
-pub use shape::{Difference, SchemaShape, TableShape};
+pub use ddl::literal;
+pub use guard::{reference_fingerprint, ReferenceGuard};
+pub use migrations::{load_migrations, Migration};
+pub use plan::{join as join_versions, Action, NotApplied, SchemaPlan, Step, TableState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {

@@ -310,11 +310,7 @@ pub enum TypeChange {
 /// Classifies `actual → desired` for the types the app uses; anything not
 /// known to be a widening is treated as unsafe.
 pub fn type_change(actual: &str, desired: &str) -> TypeChange {
-    let (a, d) = (SqlType::parse(actual), SqlType::parse(desired));
-    match (a, d) {
-        (Some(a), Some(d)) => a.change_to(&d),
-        _ => TypeChange::Incompatible,
-    }
+    SqlType::parse(actual).change_to(&SqlType::parse(desired))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -329,7 +325,7 @@ enum SqlType {
 }
 
 impl SqlType {
-    fn parse(s: &str) -> Option<Self> {
+    fn parse(s: &str) -> Self {
         let (base, args) = match s.split_once('(') {
             Some((b, rest)) => (b, Some(rest.trim_end_matches(')'))),
             None => (s, None),
@@ -337,7 +333,7 @@ impl SqlType {
         let nums: Vec<u32> = args
             .map(|a| a.split(',').filter_map(|n| n.trim().parse().ok()).collect())
             .unwrap_or_default();
-        Some(match (base, nums.as_slice()) {
+        match (base, nums.as_slice()) {
             ("smallint", _) => SqlType::Integer(5),
             ("integer", _) => SqlType::Integer(10),
             ("bigint", _) => SqlType::Integer(19),
@@ -350,7 +346,7 @@ impl SqlType {
             ("real", _) => SqlType::Float(4),
             ("double precision", _) => SqlType::Float(8),
             (other, _) => SqlType::Other(format!("{other}{nums:?}")),
-        })
+        }
     }
 
     fn change_to(&self, to: &SqlType) -> TypeChange {

@@ -75,6 +75,7 @@ mod tests {
                 Ident::parse("mako_id").unwrap(),
                 Ident::parse("email").unwrap(),
             ],
+            origin: "p.toml:1".into(),
         };
         let sql = keymap_sql(&km, "src", "tgt");
         let first = sql.find("t0.n = 1").unwrap();

@@ -4,22 +4,19 @@
 //! - `source.<table>`: the current page of this table's source rows;
 //! - `keymap.<name>`: `source_id → target_id` for each keymap, with status;
 //! - `rejected.<table>`: keys of rows already rejected in parent tables;
-//! - `output.<table>`, `quarantined.<table>`: for checks (see [`check`]).
+//! - `output.<table>`, `quarantined.<table>`: for the checks (see
+//!   [`crate::checks`]).
 //!
 //! Nothing here writes to a database.
 
-mod check;
 mod keymap;
-mod outcome;
 mod session;
 mod split;
 mod udf;
 
-pub use check::{follows_parent_sql, page_check_sql};
-pub use keymap::{keymap_sql, AMBIGUOUS, MATCHED, ORPHAN};
-pub use outcome::{CheckResult, Checks, ForeignKey, PageOutcome, QuarantinedRow, Violation};
+pub(crate) use keymap::{AMBIGUOUS, MATCHED, ORPHAN};
 pub use session::{KeymapSummary, TransformSession};
-pub use split::{split_rejected, Rejections, REJECT_COLUMN};
+pub use split::{split_rejected, Rejections};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {

@@ -260,16 +260,14 @@ fn summarize(
         ..Default::default()
     };
     for b in batches {
-        let (Ok(status), Ok(by)) = (
-            b.schema().index_of("status"),
-            b.schema().index_of("matched_by"),
-        ) else {
+        let text = |name: &str| {
+            let column = b.column_by_name(name)?;
+            cast(column, &DataType::Utf8).ok()
+        };
+        let (Some(status), Some(by)) = (text("status"), text("matched_by")) else {
             continue;
         };
-        let (status, by) = (
-            b.column(status).as_string::<i32>(),
-            b.column(by).as_string::<i32>(),
-        );
+        let (status, by) = (status.as_string::<i32>(), by.as_string::<i32>());
         for row in 0..b.num_rows() {
             if status.is_valid(row) {
                 *summary
@@ -277,7 +275,7 @@ fn summarize(
                     .entry(status.value(row).to_string())
                     .or_default() += 1;
             }
-            if by.is_valid(row) && status.value(row) == super::MATCHED {
+            if by.is_valid(row) && status.is_valid(row) && status.value(row) == super::MATCHED {
                 *summary
                     .matched_by
                     .entry(by.value(row).to_string())
@@ -286,4 +284,34 @@ fn summarize(
         }
     }
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::StringViewArray;
+
+    #[test]
+    fn a_summary_reads_status_of_any_string_type() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("status", DataType::Utf8View, true),
+            Field::new("matched_by", DataType::Utf8View, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringViewArray::from(vec![
+                    Some("matched"),
+                    Some("orphan"),
+                    None,
+                ])),
+                Arc::new(StringViewArray::from(vec![Some("mako_id"), None, None])),
+            ],
+        )
+        .expect("batch");
+        let s = summarize("employee", 3, 2, &[batch]);
+        assert_eq!(s.count("matched"), 1);
+        assert_eq!(s.count("orphan"), 1);
+        assert_eq!(s.matched_by.get("mako_id"), Some(&1));
+    }
 }

@@ -5,6 +5,7 @@ mod bad_input;
 mod bench;
 mod checks;
 mod demo;
+mod errors;
 mod kill;
 mod load;
 mod modes;

@@ -4,16 +4,35 @@
 
 use std::fmt::Write;
 
+use super::{load, Context};
+use crate::cli::{PipelineArgs, PlanArgs};
 use crate::config::Pipeline;
 use crate::error::Error;
+use crate::flow::migrations;
 use crate::schema::{
     join_versions as join, prepare, NotApplied, ReferenceGuard, SchemaPlan, Step, TableState,
 };
-use crate::target::query_error;
+use crate::target::TargetSession;
+
+/// `padetl plan`.
+pub(crate) async fn plan(args: &PlanArgs, ctx: &Context) -> Result<u8, Error> {
+    let pipeline = load(&args.target)?;
+    let plan = plan_target(&pipeline, args.allow_destructive).await?;
+    ctx.print(&plan, || render_plan(&plan))
+}
+
+/// `padetl validate`: the pipeline as padetl understands it; no connection.
+pub(crate) fn validate(args: &PipelineArgs, ctx: &Context) -> Result<u8, Error> {
+    let pipeline = load(args)?;
+    let summary = describe_pipeline(&pipeline);
+    ctx.print(&summary, || {
+        format!("{} is valid\n{}", pipeline.path.display(), summary.render())
+    })
+}
 
 /// The schema plan of one target.
 #[derive(Debug, serde::Serialize)]
-pub struct PlanReport {
+struct PlanReport {
     pub target: String,
     pub reference_schema: String,
     #[serde(flatten)]
@@ -21,32 +40,17 @@ pub struct PlanReport {
 }
 
 /// Computes the schema plan; the transaction is rolled back whatever happens.
-pub async fn plan_target(
-    pipeline: &Pipeline,
-    allow_destructive: bool,
-) -> Result<PlanReport, Error> {
-    let (migrations, mut client) = crate::run::open_target(pipeline).await?;
-    let url = &pipeline.target.url;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|e| query_error(url, "starting a transaction", &e))?;
-    crate::run::set_timeouts(&tx, pipeline).await?;
+async fn plan_target(pipeline: &Pipeline, allow_destructive: bool) -> Result<PlanReport, Error> {
+    let migrations = migrations(pipeline)?;
+    let session = TargetSession::scratch(pipeline).await?;
+    let tx = session.client();
     let reference = pipeline.target.reference_schema.as_str();
-    let guard = ReferenceGuard::capture(&tx, reference).await?;
-    let prepared = prepare(
-        &tx,
-        pipeline.target.app_schema.as_str(),
-        &migrations,
-        &guard,
-        allow_destructive,
-    )
-    .await;
-    tx.rollback()
-        .await
-        .map_err(|e| query_error(url, "rolling back the plan's transaction", &e))?;
+    let guard = ReferenceGuard::capture(tx, reference).await?;
+    let app_schema = pipeline.target.app_schema.as_str();
+    let prepared = prepare(tx, app_schema, &migrations, &guard, allow_destructive).await;
+    session.end().await?;
     Ok(PlanReport {
-        target: url.to_string(),
+        target: pipeline.target.url.to_string(),
         reference_schema: reference.to_string(),
         plan: prepared?.plan,
     })
@@ -54,7 +58,7 @@ pub async fn plan_target(
 
 /// The plan as text: per-table states, the steps, what is not applied and
 /// why, then the SQL that would run.
-pub fn render_plan(report: &PlanReport) -> String {
+fn render_plan(report: &PlanReport) -> String {
     let plan = &report.plan;
     let mut out = String::new();
     let _ = writeln!(
@@ -184,8 +188,9 @@ fn headline(plan: &SchemaPlan) -> String {
 
 /// What a validated pipeline contains, for `validate`.
 #[derive(Debug, serde::Serialize)]
-pub struct PipelineSummary {
+struct PipelineSummary {
     pub pipeline: String,
+    pub description: Option<String>,
     pub env: String,
     pub env_file: String,
     pub source: String,
@@ -199,9 +204,10 @@ pub struct PipelineSummary {
     pub tables: Vec<String>,
 }
 
-pub fn describe_pipeline(p: &Pipeline) -> PipelineSummary {
+fn describe_pipeline(p: &Pipeline) -> PipelineSummary {
     PipelineSummary {
         pipeline: p.name.clone(),
+        description: p.description.clone(),
         env: p.env.clone(),
         env_file: p.env_file.display().to_string(),
         source: p.source.url.to_string(),
@@ -217,9 +223,13 @@ pub fn describe_pipeline(p: &Pipeline) -> PipelineSummary {
 }
 
 impl PipelineSummary {
-    pub fn render(&self) -> String {
+    fn render(&self) -> String {
+        let description = match &self.description {
+            Some(d) => format!("  {d}\n"),
+            None => String::new(),
+        };
         format!(
-            "  env {} ({})\n  source {}\n  target {} (app schema {}, reference schema {} read-only)\n  timezone {} · batch size {} · {} readers per table\n  keymaps: {}\n  tables: {}\n",
+            "{description}  env {} ({})\n  source {}\n  target {} (app schema {}, reference schema {} read-only)\n  timezone {} · batch size {} · {} readers per table\n  keymaps: {}\n  tables: {}\n",
             self.env, self.env_file, self.source, self.target, self.app_schema, self.reference_schema,
             self.timezone, self.batch_size, self.readers, self.keymaps.join(", "), self.tables.join(" → ")
         )

@@ -1,15 +1,12 @@
-//! Checks over one page: each check kind becomes a DataFusion query that
-//! returns the violating rows as `(key, detail)`.
-//!
-//! A page's checks see `source.<table>` (the page as read) and
-//! `output.<table>` (the rows the transform would load, rejected rows
-//! already removed). Uniqueness needs the whole table and what the target
-//! already holds, so it runs on the staging table in Postgres (see
-//! `load::stage_check`); row counts run after the load.
+//! The checks' SQL. Page checks are DataFusion queries that return the
+//! violating rows as `(key, detail)`; they see `source.<table>` (the page
+//! as read) and `output.<table>` (the rows the transform would load,
+//! rejected rows already removed). Uniqueness needs the whole table and what
+//! the target already holds, so it is Postgres SQL over the load's staging
+//! table ([`unique_violations_sql`]); row counts run after the load.
 
-use crate::config::{CheckKind, CheckSpec, Ident, TableSpec};
-
-use super::MATCHED;
+use crate::config::{quote, CheckKind, CheckSpec, Ident, QualifiedName, TableSpec};
+use crate::transform::MATCHED;
 
 /// `(key, detail)` query for a check evaluated page by page, or `None` for a
 /// check that runs elsewhere (unique, row_count).
@@ -78,11 +75,42 @@ pub fn page_check_sql(check: &CheckSpec, spec: &TableSpec) -> Option<String> {
 /// Rows of a child page whose foreign key points at a quarantined parent row:
 /// they follow their parent into quarantine.
 pub fn follows_parent_sql(spec: &TableSpec, column: &str, parent: &str) -> String {
-    let key = spec.key.quoted();
+    let (key, c) = (spec.key.quoted(), quote(column));
+    let label = sql_literal(&format!("{column} "));
+    let reason = sql_literal(&format!(": its {parent} row is quarantined"));
     format!(
-        "SELECT CAST(o.{key} AS BIGINT) AS key, concat('{column} ', CAST(o.\"{column}\" AS VARCHAR), ': its {parent} row is quarantined') AS detail \
-         FROM output.{table} o JOIN quarantined.{parent} q ON q.key = o.\"{column}\"",
+        "SELECT CAST(o.{key} AS BIGINT) AS key, concat({label}, CAST(o.{c} AS VARCHAR), {reason}) AS detail \
+         FROM output.{table} o JOIN quarantined.{parent} q ON q.key = o.{c}",
         table = spec.name.as_str(),
+    )
+}
+
+/// Staged rows whose `column` is staged more than once, or is held by a
+/// table row of another key that the load leaves as it is: `(key, detail)`.
+/// Postgres SQL over the load's staging table `stage` (in `pg_temp`).
+pub fn unique_violations_sql(
+    stage: &str,
+    table: &QualifiedName,
+    key: &str,
+    column: &str,
+) -> String {
+    let (k, c, label) = (
+        quote(key),
+        quote(column),
+        sql_literal(&format!("{column} = ")),
+    );
+    let stage = format!("pg_temp.{}", quote(stage));
+    format!(
+        "SELECT s.{k}::bigint AS key, concat({label}, s.{c}::text, ' is loaded ', d.n, ' times') AS detail \
+           FROM {stage} s JOIN (SELECT {c} AS v, count(*) AS n FROM {stage} \
+             WHERE {c} IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d ON d.v = s.{c} \
+         UNION ALL \
+         SELECT s.{k}::bigint, concat({label}, s.{c}::text, ' is already in the table, key ', t.{k}::text) \
+           FROM {stage} s JOIN {target} t ON t.{c} = s.{c} AND t.{k} <> s.{k} \
+          WHERE NOT EXISTS (SELECT 1 FROM {stage} s2 WHERE s2.{k} = t.{k} \
+                              AND s2.{c} IS DISTINCT FROM t.{c}) \
+         ORDER BY 1",
+        target = table.quoted()
     )
 }
 
@@ -105,6 +133,7 @@ mod tests {
             transform_path: "t.sql".into(),
             transform_sql: String::new(),
             mode: LoadMode::Upsert,
+            origin: "p.toml:1".into(),
         }
     }
 

@@ -9,13 +9,28 @@
 
 use std::fmt::Write;
 
+use super::{load, Context};
+use crate::cli::PipelineArgs;
 use crate::config::{LoadMode, Pipeline};
-use crate::error::Error;
+use crate::error::{exit, Error};
+use crate::flow::{fingerprint_reference, run_flow, Options};
 use crate::ledger::last_reference_fingerprint;
-use crate::load::{orphan_rows, Comparison, ForeignKeyOrphans};
+use crate::load::Comparison;
 use crate::report::progress::Progress;
-use crate::run::{fingerprint_reference, run_pipeline, RunOptions};
-use crate::target::{connect, query_error};
+use crate::report::TableReport;
+use crate::schema::{orphan_rows, ForeignKeyOrphans};
+use crate::target::{connect, query_error, Mode};
+
+/// `padetl verify`; exit 1 on any mismatch.
+pub(crate) async fn verify(args: &PipelineArgs, ctx: &Context) -> Result<u8, Error> {
+    let pipeline = load(args)?;
+    let report = verify_target(&pipeline, &ctx.progress).await?;
+    ctx.print(&report, || report.render())?;
+    Ok(match report.ok {
+        true => exit::OK,
+        false => exit::CHECKS_FAILED,
+    })
+}
 
 /// One table: what the source says it should hold against what it holds.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -56,35 +71,9 @@ pub struct VerifyReport {
 }
 
 /// Runs every comparison; `ok` is false on any mismatch.
-pub async fn verify(pipeline: &Pipeline, progress: &Progress) -> Result<VerifyReport, Error> {
-    let options = RunOptions {
-        dry: true,
-        verify: true,
-        ..RunOptions::default()
-    };
-    let run = run_pipeline(pipeline, options, progress).await?;
-    let tables: Vec<TableVerdict> = run
-        .tables
-        .iter()
-        .map(|t| {
-            let comparison = t.comparison.clone().unwrap_or_default();
-            let extra = match t.mode {
-                LoadMode::Replace => t.deleted,
-                _ => 0,
-            };
-            let ok = t.inserted == 0 && t.updated == 0 && extra == 0 && comparison.matches();
-            TableVerdict {
-                table: t.table.clone(),
-                source_rows: t.read,
-                expected_rows: t.read - t.rejected - t.quarantined,
-                missing: t.inserted,
-                differing: t.updated,
-                extra,
-                comparison,
-                ok,
-            }
-        })
-        .collect();
+async fn verify_target(pipeline: &Pipeline, progress: &Progress) -> Result<VerifyReport, Error> {
+    let run = run_flow(pipeline, Mode::Verify, Options::default(), progress).await?;
+    let tables: Vec<TableVerdict> = run.tables.iter().map(TableVerdict::of).collect();
     let url = &pipeline.target.url;
     let client = connect(url).await?;
     let foreign_keys = orphan_rows(&client, pipeline.target.app_schema.as_str()).await?;
@@ -115,9 +104,33 @@ pub async fn verify(pipeline: &Pipeline, progress: &Progress) -> Result<VerifyRe
     })
 }
 
+impl TableVerdict {
+    /// A table's verdict from what the verify pass counted and compared.
+    fn of(t: &TableReport) -> Self {
+        let comparison = t.comparison.clone().unwrap_or_default();
+        let extra = match t.mode {
+            LoadMode::Replace => t.deleted,
+            _ => 0,
+        };
+        let ok = t.inserted == 0 && t.updated == 0 && extra == 0 && comparison.matches();
+        TableVerdict {
+            table: t.table.clone(),
+            source_rows: t.read,
+            expected_rows: t
+                .read
+                .saturating_sub(t.rejected.saturating_add(t.quarantined)),
+            missing: t.inserted,
+            differing: t.updated,
+            extra,
+            comparison,
+            ok,
+        }
+    }
+}
+
 impl VerifyReport {
     /// The report for a terminal.
-    pub fn render(&self) -> String {
+    fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,

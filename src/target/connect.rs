@@ -1,24 +1,13 @@
-//! The connection to the target Postgres: TLS as libpq's `sslmode` means it,
-//! and errors that name host, port and database but never a credential.
+//! Opening a Postgres connection: TLS as libpq's `sslmode` means it, and
+//! errors that name host, port and database but never a credential.
 
 use native_tls::{Certificate, TlsConnector};
 use postgres_native_tls::MakeTlsConnector;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Config, NoTls};
 
-use crate::config::DatabaseUrl;
-
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("cannot connect to {target}: {message}")]
-    Connect { target: String, message: String },
-    #[error("{target}: {what}: {message}")]
-    Query {
-        target: String,
-        what: String,
-        message: String,
-    },
-}
+use super::DbError;
+use crate::config::{DatabaseUrl, SslMode as Mode};
 
 /// Connects to `url`. The connection task runs in the background until the
 /// client is dropped; dropping it mid-transaction rolls the transaction back.
@@ -57,13 +46,11 @@ enum Verify {
 
 fn parse_config(url: &DatabaseUrl) -> Result<(Config, Verify), String> {
     let mut parsed = url::Url::parse(url.expose()).map_err(|e| e.to_string())?;
-    let mode = parsed
-        .query_pairs()
-        .find(|(k, _)| k == "sslmode")
-        .map(|(_, v)| v.into_owned());
-    let mode = mode
-        .or_else(|| std::env::var("PGSSLMODE").ok())
-        .unwrap_or_else(|| "prefer".into());
+    let mode = match (url.sslmode, std::env::var("PGSSLMODE")) {
+        (Some(mode), _) => mode,
+        (None, Ok(env)) => Mode::parse(&env).map_err(|e| format!("PGSSLMODE: {e}"))?,
+        (None, Err(_)) => Mode::Prefer,
+    };
     let pairs: Vec<(String, String)> = parsed
         .query_pairs()
         .filter(|(k, _)| k != "sslmode" && k != "sslrootcert" && k != "cxprotocol")
@@ -74,22 +61,23 @@ fn parse_config(url: &DatabaseUrl) -> Result<(Config, Verify), String> {
     let mut config: Config = text
         .parse()
         .map_err(|e: tokio_postgres::Error| e.to_string())?;
-    let (ssl, verify) = match mode.as_str() {
-        "disable" => (SslMode::Disable, Verify::None),
-        "allow" | "prefer" => (SslMode::Prefer, Verify::None),
-        "require" => (SslMode::Require, Verify::None),
-        "verify-ca" => (SslMode::Require, Verify::Ca),
-        "verify-full" => (SslMode::Require, Verify::Full),
-        other => {
-            return Err(format!(
-                "unknown sslmode `{other}` (disable, prefer, require, verify-ca, verify-full)"
-            ))
-        }
-    };
+    let (ssl, verify) = tls_of(mode);
     config.ssl_mode(ssl);
     config.application_name("padetl");
     config.connect_timeout(std::time::Duration::from_secs(10));
     Ok((config, verify))
+}
+
+/// libpq's `sslmode` as the driver's mode (which knows only disable,
+/// prefer, require) plus the certificate checks padetl adds itself.
+fn tls_of(mode: Mode) -> (SslMode, Verify) {
+    match mode {
+        Mode::Disable => (SslMode::Disable, Verify::None),
+        Mode::Allow | Mode::Prefer => (SslMode::Prefer, Verify::None),
+        Mode::Require => (SslMode::Require, Verify::None),
+        Mode::VerifyCa => (SslMode::Require, Verify::Ca),
+        Mode::VerifyFull => (SslMode::Require, Verify::Full),
+    }
 }
 
 fn tls_connector(verify: Verify) -> Result<MakeTlsConnector, String> {
@@ -109,14 +97,7 @@ fn tls_connector(verify: Verify) -> Result<MakeTlsConnector, String> {
 /// hint when there are any, else the chain of causes.
 pub fn describe(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
-        let mut s = db.message().to_string();
-        if let Some(d) = db.detail() {
-            s.push_str(&format!(" ({d})"));
-        }
-        if let Some(h) = db.hint() {
-            s.push_str(&format!("; hint: {h}"));
-        }
-        return s;
+        return describe_db(db);
     }
     let mut s = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -127,11 +108,57 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
     s
 }
 
+/// The server's message, detail and hint as one line.
+pub fn describe_db(db: &tokio_postgres::error::DbError) -> String {
+    let mut s = db.message().to_string();
+    if let Some(d) = db.detail() {
+        s.push_str(&format!(" ({d})"));
+    }
+    if let Some(h) = db.hint() {
+        s.push_str(&format!("; hint: {h}"));
+    }
+    s
+}
+
+/// True when the server refused a statement for what it says (a syntax
+/// error, an unknown table, column or function, a type mismatch: SQLSTATE
+/// class 42) rather than for who sent it (42501, a missing privilege): the
+/// SQL came from a file the user wrote, so it is bad input.
+pub fn blames_the_sql(code: &tokio_postgres::error::SqlState) -> bool {
+    code.code().starts_with("42")
+        && *code != tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE
+}
+
 /// A query error on `url`, with what was being done.
 pub fn query_error(url: &DatabaseUrl, what: &str, e: &tokio_postgres::Error) -> DbError {
     DbError::Query {
         target: url.to_string(),
         what: what.to_string(),
         message: url.scrub(&describe(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_postgres::error::SqlState;
+
+    #[test]
+    fn every_sslmode_maps_to_a_driver_mode_and_checks() {
+        assert_eq!(tls_of(Mode::Disable), (SslMode::Disable, Verify::None));
+        assert_eq!(tls_of(Mode::Allow), (SslMode::Prefer, Verify::None));
+        assert_eq!(tls_of(Mode::Prefer), (SslMode::Prefer, Verify::None));
+        assert_eq!(tls_of(Mode::Require), (SslMode::Require, Verify::None));
+        assert_eq!(tls_of(Mode::VerifyCa), (SslMode::Require, Verify::Ca));
+        assert_eq!(tls_of(Mode::VerifyFull), (SslMode::Require, Verify::Full));
+    }
+
+    #[test]
+    fn mistakes_in_sql_are_told_from_missing_rights() {
+        assert!(blames_the_sql(&SqlState::UNDEFINED_TABLE));
+        assert!(blames_the_sql(&SqlState::SYNTAX_ERROR));
+        assert!(blames_the_sql(&SqlState::UNDEFINED_COLUMN));
+        assert!(!blames_the_sql(&SqlState::INSUFFICIENT_PRIVILEGE));
+        assert!(!blames_the_sql(&SqlState::CONNECTION_FAILURE));
     }
 }

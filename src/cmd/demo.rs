@@ -2,26 +2,57 @@
 //! seeded by the same SQL that `docker-compose.yml` runs (seed/), then a run
 //! of `pipelines/dev.toml`. It drops only databases that it created itself.
 
-use crate::config::{DatabaseUrl, Ident, Pipeline};
+use super::Context;
+use crate::cli::DemoArgs;
+use crate::config::{load_pipeline, DatabaseUrl, Ident, Pipeline};
 use crate::error::Error;
-use crate::target::{connect, query_error};
+use crate::flow::{run_flow, Options};
+use crate::target::{connect, query_error, Mode};
+
+/// `padetl demo`: seed, then run the pipeline.
+pub(crate) async fn demo(args: &DemoArgs, ctx: &Context) -> Result<u8, Error> {
+    let pipeline = load_pipeline(&args.pipeline, args.env_file.as_deref())
+        .map_err(|e| missing_pipeline_hint(e, &args.pipeline))?;
+    ctx.progress.note(&format!(
+        "seeding {} and {} with {} requests",
+        pipeline.source.url, pipeline.target.url, args.rows
+    ));
+    seed_demo(&pipeline, args.rows).await?;
+    let report = run_flow(&pipeline, Mode::Run, Options::default(), &ctx.progress).await?;
+    ctx.print_report(&report)
+}
+
+/// A pipeline the demo or the bench expects by default is missing when they
+/// run from elsewhere than the repository's root: say so.
+pub(crate) fn missing_pipeline_hint(
+    e: crate::config::ConfigError,
+    path: &std::path::Path,
+) -> Error {
+    if !path.exists() {
+        return Error::Usage(format!(
+            "{} not found: run `padetl demo` from the repository root, or pass --pipeline",
+            path.display()
+        ));
+    }
+    e.into()
+}
 
 /// The comment that marks a database as the demo's own.
-pub const DEMO_MARK: &str = "created by padetl demo; padetl demo may drop it";
+pub(crate) const DEMO_MARK: &str = "created by padetl demo; padetl demo may drop it";
 
 /// The seed SQL, compiled in so the demo works from any directory.
-pub const REFERENCE_SQL: &str = include_str!("../seed/reference.sql");
-pub const LEGACY_SQL: &str = include_str!("../seed/legacy.sql");
+const REFERENCE_SQL: &str = include_str!("../../seed/reference.sql");
+const LEGACY_SQL: &str = include_str!("../../seed/legacy.sql");
 /// The legacy source's tables are the v1 layout, applied in schema `pa_dealing`.
-pub const V1_LAYOUT_SQL: &str = include_str!("../migrations/0001_v1_legacy_layout.sql");
+const V1_LAYOUT_SQL: &str = include_str!("../../migrations/0001_v1_legacy_layout.sql");
 const LEGACY_SCHEMA_OPEN: &str = "CREATE SCHEMA pa_dealing; SET search_path TO pa_dealing";
 const LEGACY_SCHEMA_CLOSE: &str = "SET search_path TO DEFAULT";
 
 /// Default number of legacy requests; docker's init script uses the same.
-pub const DEFAULT_ROWS: u32 = 2000;
+pub(crate) const DEFAULT_ROWS: u32 = 2000;
 
 /// Recreates and seeds the pipeline's source and target databases.
-pub async fn seed_demo(pipeline: &Pipeline, rows: u32) -> Result<(), Error> {
+async fn seed_demo(pipeline: &Pipeline, rows: u32) -> Result<(), Error> {
     let source = &pipeline.source.url;
     let target = &pipeline.target.url;
     if source.host == target.host
@@ -38,7 +69,7 @@ pub async fn seed_demo(pipeline: &Pipeline, rows: u32) -> Result<(), Error> {
 
 /// The legacy source of `rows` requests (and reference data) in an empty
 /// database: the same steps, in the same order, as seed/docker/init.sql.
-pub async fn seed_source(url: &DatabaseUrl, rows: u32) -> Result<(), Error> {
+pub(crate) async fn seed_source(url: &DatabaseUrl, rows: u32) -> Result<(), Error> {
     let steps = [
         REFERENCE_SQL,
         LEGACY_SCHEMA_OPEN,
@@ -56,7 +87,7 @@ pub async fn seed_source(url: &DatabaseUrl, rows: u32) -> Result<(), Error> {
 }
 
 /// The target's reference data for a source of `rows` requests.
-pub async fn seed_target(url: &DatabaseUrl, rows: u32) -> Result<(), Error> {
+pub(crate) async fn seed_target(url: &DatabaseUrl, rows: u32) -> Result<(), Error> {
     seed(
         url,
         &[REFERENCE_SQL],
@@ -67,7 +98,7 @@ pub async fn seed_target(url: &DatabaseUrl, rows: u32) -> Result<(), Error> {
 }
 
 /// Empty legacy (v1) tables in schema pa_dealing, as the source has them.
-pub async fn create_legacy_tables(url: &DatabaseUrl) -> Result<(), Error> {
+pub(crate) async fn create_legacy_tables(url: &DatabaseUrl) -> Result<(), Error> {
     let client = connect(url).await?;
     for script in [LEGACY_SCHEMA_OPEN, V1_LAYOUT_SQL, LEGACY_SCHEMA_CLOSE] {
         client
@@ -98,7 +129,7 @@ async fn seed(url: &DatabaseUrl, scripts: &[&str], call: &str, n: i32) -> Result
 }
 
 /// Drops `url`'s database if the demo made it, then creates it afresh.
-pub async fn recreate_database(url: &DatabaseUrl) -> Result<(), Error> {
+pub(crate) async fn recreate_database(url: &DatabaseUrl) -> Result<(), Error> {
     let name = Ident::parse(&url.database)
         .map_err(|e| Error::Usage(format!("demo database name: {e}")))?;
     let admin_url = url.with_database("postgres").map_err(Error::Usage)?;

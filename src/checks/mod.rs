@@ -1,7 +1,15 @@
-//! What the checks found over a whole run, and what their policies do to
-//! each page: `warn` only counts, `fail` counts (the run stops at the end of
-//! the table), `quarantine` takes the rows out of the load. A row of a child
+//! Checks: the stage between transform and load. What the pipeline's
+//! checks found over a whole run, and what their policies do to each page:
+//! `warn` only counts, `fail` counts (the run stops at the end of the
+//! table), `quarantine` takes the rows out of the load. A row of a child
 //! table whose foreign key points at a quarantined row follows it.
+//!
+//! Where each kind runs: page checks as DataFusion queries over each page
+//! ([`sql`]); `unique` on the load's staging table in Postgres, which
+//! reports back through [`Checks::record_stage`]; `row_count` after every
+//! table is loaded ([`Checks::row_counts`]).
+
+mod sql;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,8 +19,12 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use serde_json::{Map, Value};
 
-use super::{follows_parent_sql, page_check_sql, TransformError, TransformSession};
+pub use sql::unique_violations_sql;
+use sql::{follows_parent_sql, page_check_sql};
+
 use crate::config::{CheckKind, CheckSpec, Pipeline, Policy, TableSpec};
+use crate::schema::ForeignKey;
+use crate::transform::{TransformError, TransformSession};
 
 /// One check's result over the run.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -44,14 +56,33 @@ pub struct QuarantinedRow {
     pub row: Value,
 }
 
-/// A foreign key of the app schema by one column:
-/// `child.column → parent.parent_column`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ForeignKey {
-    pub parent: String,
-    pub child: String,
+/// A `unique` check of one table, which the load runs on its staging table.
+#[derive(Debug, Clone)]
+pub struct StageCheck {
+    /// Position among the pipeline's checks.
+    index: usize,
+    pub name: String,
     pub column: String,
-    pub parent_column: String,
+    pub policy: Policy,
+}
+
+/// A violating row with its detail and the row itself, for the report.
+#[derive(Debug, Clone)]
+pub struct SampledRow {
+    pub key: i64,
+    pub detail: String,
+    pub row: Map<String, Value>,
+}
+
+/// What a stage check found.
+#[derive(Debug, Clone, Default)]
+pub struct StageFinding {
+    /// Violating rows in all.
+    pub total: u64,
+    /// The first violating rows (up to `sample_rows`).
+    pub sample: Vec<SampledRow>,
+    /// Keys that moved to quarantine (the rows went there in Postgres).
+    pub moved: Vec<i64>,
 }
 
 /// Every check's running result, and the keys quarantined so far.
@@ -188,43 +219,40 @@ impl Checks {
         Ok(PageOutcome { keep, quarantine })
     }
 
-    /// The unique checks of `table`: `(index, name, column, policy)` for the
-    /// load to run on its staging table.
-    pub fn stage_checks(&self, table: &str) -> Vec<(usize, String, String, Policy)> {
+    /// The unique checks of `table`, for the load to run on its staging table.
+    pub fn stage_checks(&self, table: &str) -> Vec<StageCheck> {
         self.specs
             .iter()
             .enumerate()
             .filter(|(_, c)| c.table.as_str() == table)
-            .filter_map(|(i, c)| match &c.kind {
-                CheckKind::Unique { column } => {
-                    Some((i, c.name.to_string(), column.to_string(), c.policy))
-                }
+            .filter_map(|(index, c)| match &c.kind {
+                CheckKind::Unique { column } => Some(StageCheck {
+                    index,
+                    name: c.name.to_string(),
+                    column: column.to_string(),
+                    policy: c.policy,
+                }),
                 _ => None,
             })
             .collect()
     }
 
-    /// Records what a stage check found: the number of violating rows, a
-    /// sample `(key, detail, row)`, and the keys it quarantined (the rows
-    /// themselves went to the quarantine table in Postgres).
-    pub fn record_stage(
-        &mut self,
-        index: usize,
-        table: &str,
-        total: u64,
-        sample: Vec<(i64, String, Map<String, Value>)>,
-        quarantined: Vec<i64>,
-    ) {
-        let violations: Vec<(i64, String)> =
-            sample.iter().map(|(k, d, _)| (*k, d.clone())).collect();
+    /// Records what a stage check found on `table`'s staging table.
+    pub fn record_stage(&mut self, check: &StageCheck, table: &str, finding: StageFinding) {
+        let violations: Vec<(i64, String)> = finding
+            .sample
+            .iter()
+            .map(|s| (s.key, s.detail.clone()))
+            .collect();
         let rows: BTreeMap<i64, Map<String, Value>> =
-            sample.into_iter().map(|(k, _, r)| (k, r)).collect();
-        self.record(index, &violations, &rows);
-        self.results[index].violations += total - violations.len() as u64;
+            finding.sample.into_iter().map(|s| (s.key, s.row)).collect();
+        self.record(check.index, &violations, &rows);
+        let unsampled = finding.total.saturating_sub(violations.len() as u64);
+        self.results[check.index].violations += unsampled;
         self.quarantined
             .entry(table.to_string())
             .or_default()
-            .extend(quarantined);
+            .extend(finding.moved);
     }
 
     /// Whether `table` has a row-count check (which needs its rows before the load).

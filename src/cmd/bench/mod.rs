@@ -3,18 +3,43 @@
 //! transformation), by pgloader when it is installed, and by padetl without
 //! and with its checks, each into a fresh target. Wall time, rows/s, MB/s
 //! of source data, and peak RSS of each tool's processes (from
-//! `/usr/bin/time -v`), written as Markdown and JSON.
+//! `/usr/bin/time -v`), written as Markdown and JSON. A developer's tool:
+//! the other tools are in [`tools`], the rendering in [`render`].
 
-use std::fmt::Write as _;
+mod render;
+mod tools;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command as Process, Stdio};
+use std::process::Command as Process;
 use std::time::Instant;
 
-use crate::config::{DatabaseUrl, Pipeline};
-use crate::demo::{create_legacy_tables, recreate_database, seed_source, seed_target};
+use super::demo::{
+    create_legacy_tables, missing_pipeline_hint, recreate_database, seed_source, seed_target,
+};
+use super::Context;
+use crate::cli::BenchArgs;
+use crate::config::{load_pipeline, DatabaseUrl, Pipeline};
 use crate::error::Error;
 use crate::report::progress::Progress;
 use crate::target::{connect, query_error};
+
+use self::render::{label, render_markdown};
+use self::tools::{copy_pipe, measure, pgloader, timed};
+
+/// `padetl bench`.
+pub(crate) async fn bench_command(args: &BenchArgs, ctx: &Context) -> Result<u8, Error> {
+    let scales = parse_rows(&args.rows).map_err(Error::Usage)?;
+    let pipeline = load_pipeline(&args.pipeline, args.env_file.as_deref())
+        .map_err(|e| missing_pipeline_hint(e, &args.pipeline))?;
+    let results = bench(&pipeline, &scales, &args.out, &args.prefix, &ctx.progress).await?;
+    ctx.print(&results, || {
+        results
+            .iter()
+            .map(render_markdown)
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
 
 /// The legacy tables, parents first.
 const TABLES: [&str; 5] = [
@@ -27,7 +52,7 @@ const TABLES: [&str; 5] = [
 
 /// One tool's measurement at one scale.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Measurement {
+pub(crate) struct Measurement {
     pub tool: String,
     /// `None` when the tool did not run (not installed, or it failed).
     pub seconds: Option<f64>,
@@ -41,7 +66,7 @@ pub struct Measurement {
 
 /// Everything measured at one scale.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct BenchResult {
+pub(crate) struct BenchResult {
     pub requests: u32,
     /// Rows of all five legacy tables.
     pub rows: u64,
@@ -53,7 +78,7 @@ pub struct BenchResult {
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Machine {
+pub(crate) struct Machine {
     pub cores: usize,
     pub memory_gb: f64,
     pub postgres: String,
@@ -62,7 +87,7 @@ pub struct Machine {
 
 /// Databases the bench creates (and drops on its next run) beside the
 /// pipeline's target database.
-struct Databases {
+pub(crate) struct Databases {
     source: DatabaseUrl,
     pipe: DatabaseUrl,
     pgloader: DatabaseUrl,
@@ -70,7 +95,7 @@ struct Databases {
 }
 
 /// Parses `1M,10M,500k,2000` into request counts.
-pub fn parse_rows(s: &str) -> Result<Vec<u32>, String> {
+fn parse_rows(s: &str) -> Result<Vec<u32>, String> {
     s.split(',')
         .map(|part| {
             let part = part.trim();
@@ -91,7 +116,7 @@ pub fn parse_rows(s: &str) -> Result<Vec<u32>, String> {
 }
 
 /// Runs the bench at every scale and writes `bench-<rows>.md` / `.json` into `out`.
-pub async fn bench(
+async fn bench(
     pipeline: &Pipeline,
     scales: &[u32],
     out: &Path,
@@ -145,7 +170,7 @@ async fn bench_scale(
         copy_pipe(dbs),
     ));
 
-    measurements.extend(pgloader(dbs, n, rows, source_mb, out, progress).await?);
+    measurements.extend(pgloader(dbs, n, rows, source_mb, progress).await?);
 
     let exe = std::env::current_exe().map_err(|e| Error::Internal(e.to_string()))?;
     for (tool, checks) in [
@@ -243,83 +268,6 @@ async fn machine(url: &DatabaseUrl) -> Result<Machine, Error> {
     })
 }
 
-/// `COPY … TO STDOUT (FORMAT binary)` piped into `COPY … FROM STDIN`, table by table.
-fn copy_pipe(dbs: &Databases) -> Result<Timed, String> {
-    let script = TABLES
-        .iter()
-        .map(|t| {
-            format!(
-                "psql \"$PADETL_BENCH_FROM\" -Atqc 'COPY pa_dealing.{t} TO STDOUT (FORMAT binary)' | \
-                 psql \"$PADETL_BENCH_TO\" -Atqc 'COPY pa_dealing.{t} FROM STDIN (FORMAT binary)'"
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" && ");
-    let mut cmd = Process::new("sh");
-    cmd.args(["-ec", &script])
-        .env("PADETL_BENCH_FROM", dbs.source.expose())
-        .env("PADETL_BENCH_TO", dbs.pipe.expose());
-    timed(cmd)
-}
-
-async fn pgloader(
-    dbs: &Databases,
-    n: u32,
-    rows: u64,
-    source_mb: f64,
-    out: &Path,
-    progress: &Progress,
-) -> Result<Vec<Measurement>, Error> {
-    let tuned = "pgloader, tuned (4 GB heap, 10k prefetch/batch, 2 workers)";
-    let defaults = "pgloader, defaults";
-    if Process::new("pgloader").arg("--version").output().is_err() {
-        let note = "not installed (`apt-get install pgloader`); skipped";
-        return Ok(vec![skipped(defaults, note), skipped(tuned, note)]);
-    }
-    let mut out_rows = Vec::new();
-    for (tool, with, heap) in [
-        (defaults, "", None),
-        (
-            tuned,
-            ", prefetch rows = 10000, batch rows = 10000, workers = 2, concurrency = 1",
-            Some("4096"),
-        ),
-    ] {
-        progress.note(tool);
-        recreate_database(&dbs.pgloader).await?;
-        let file = out.join("tmp").join(format!("pgloader-{}.load", label(n)));
-        // `data only` into tables made beforehand trips pgloader 3.6.7's
-        // catalog ("NIL is not of type INDEX"); it creates the tables itself,
-        // without indexes (an advantage over the pipe, which keeps the keys).
-        let load = format!(
-            "LOAD DATABASE\n  FROM {}\n  INTO {}\n  WITH create no indexes, no foreign keys{with}\n  INCLUDING ONLY TABLE NAMES MATCHING {} IN SCHEMA 'pa_dealing';\n",
-            dbs.source.expose(),
-            dbs.pgloader.expose(),
-            TABLES.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ")
-        );
-        write(&file, &load)?;
-        let mut cmd = Process::new("timeout");
-        cmd.args(["1800", "pgloader"]);
-        if let Some(heap) = heap {
-            cmd.args(["--dynamic-space-size", heap]);
-        }
-        cmd.arg(&file);
-        let mut m = measure(tool, rows, source_mb, timed(cmd));
-        // pgloader exits 0 after some failures: count what arrived.
-        if m.seconds.is_some() {
-            let (loaded, _) = source_size(&dbs.pgloader).await.unwrap_or((0, 0));
-            if loaded != rows {
-                m = skipped(
-                    tool,
-                    &format!("finished, but loaded {loaded} of {rows} rows"),
-                );
-            }
-        }
-        out_rows.push(m);
-    }
-    Ok(out_rows)
-}
-
 /// The pipeline the padetl runs use: the given one, plus a check of every
 /// kind (all `warn`, so that the run loads what it would load without them).
 fn bench_pipeline(pipeline: &Pipeline, out: &Path, checks: bool) -> Result<PathBuf, Error> {
@@ -376,132 +324,6 @@ kind = "row_count"
 not_shrink = true
 policy = "warn"
 "#;
-
-/// A finished child process: wall time and peak RSS of its largest process.
-struct Timed {
-    seconds: f64,
-    peak_rss_kb: Option<u64>,
-}
-
-/// Runs `cmd` under `/usr/bin/time -v`; fails with the tail of its stderr.
-fn timed(cmd: Process) -> Result<Timed, String> {
-    let mut wrapped = Process::new("/usr/bin/time");
-    wrapped
-        .arg("-v")
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => wrapped.env(k, v),
-            None => wrapped.env_remove(k),
-        };
-    }
-    wrapped.stdout(Stdio::null()).stderr(Stdio::piped());
-    let started = Instant::now();
-    let output = wrapped
-        .output()
-        .map_err(|e| format!("cannot start /usr/bin/time ({e}); install the `time` package"))?;
-    let seconds = started.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
-        let first = stderr
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with("Command "))
-            .unwrap_or("no message");
-        let first: String = first.chars().take(100).collect();
-        return Err(format!("failed ({}): {first}", output.status));
-    }
-    let peak_rss_kb = stderr
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok());
-    Ok(Timed {
-        seconds,
-        peak_rss_kb,
-    })
-}
-
-fn measure(tool: &str, rows: u64, source_mb: f64, timed: Result<Timed, String>) -> Measurement {
-    match timed {
-        Ok(t) => Measurement {
-            tool: tool.into(),
-            seconds: Some(t.seconds),
-            rows_per_second: Some(rows as f64 / t.seconds),
-            mb_per_second: Some(source_mb / t.seconds),
-            peak_rss_mb: t.peak_rss_kb.map(|k| k as f64 / 1024.0),
-            vs_copy_pipe: None,
-            note: String::new(),
-        },
-        Err(note) => skipped(tool, &note),
-    }
-}
-
-fn skipped(tool: &str, note: &str) -> Measurement {
-    Measurement {
-        tool: tool.into(),
-        seconds: None,
-        rows_per_second: None,
-        mb_per_second: None,
-        peak_rss_mb: None,
-        vs_copy_pipe: None,
-        note: note.into(),
-    }
-}
-
-/// `1000000` → `1M`, `500000` → `500k`.
-fn label(n: u32) -> String {
-    match n {
-        n if n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
-        n if n % 1_000 == 0 => format!("{}k", n / 1_000),
-        n => n.to_string(),
-    }
-}
-
-/// The result as a Markdown section.
-pub fn render_markdown(r: &BenchResult) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# padetl bench: {} requests ({} rows in 5 tables, {:.0} MB of heap)\n",
-        label(r.requests),
-        r.rows,
-        r.source_mb
-    );
-    let _ = writeln!(
-        out,
-        "Machine: {} cores, {:.1} GiB, PostgreSQL {} on the same machine; padetl {}. \
-         Dataset generated server-side in {:.1} s.\n",
-        r.machine.cores,
-        r.machine.memory_gb,
-        r.machine.postgres,
-        r.machine.padetl,
-        r.generate_seconds
-    );
-    let _ = writeln!(
-        out,
-        "| tool | wall | rows/s | MB/s | peak RSS | vs COPY pipe | note |"
-    );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|");
-    let num = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map(f).unwrap_or_else(|| "–".into());
-    for m in &r.measurements {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            m.tool,
-            num(m.seconds, &|s| format!("{s:.1} s")),
-            num(m.rows_per_second, &|v| format!("{:.0}", v)),
-            num(m.mb_per_second, &|v| format!("{v:.1}")),
-            num(m.peak_rss_mb, &|v| format!("{v:.0} MB")),
-            num(m.vs_copy_pipe, &|v| format!("{v:.2}×")),
-            m.note
-        );
-    }
-    out
-}
 
 fn write(path: &Path, text: &str) -> Result<(), Error> {
     std::fs::write(path, text)

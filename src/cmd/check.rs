@@ -1,0 +1,29 @@
+//! `padetl check`: the pre-flight report. Everything a run would do up to
+//! the merge, counted, every check evaluated, then rolled back.
+
+use super::{load, Context};
+use crate::cli::CheckArgs;
+use crate::error::{exit, Error};
+use crate::flow::{run_flow, Options};
+use crate::report::{render_html, render_markdown};
+use crate::target::Mode;
+
+pub(crate) async fn check(args: &CheckArgs, ctx: &Context) -> Result<u8, Error> {
+    let pipeline = load(&args.target)?;
+    let options = Options {
+        allow_destructive: args.allow_destructive,
+        ..Options::default()
+    };
+    let report = run_flow(&pipeline, Mode::Check, options, &ctx.progress).await?;
+    if args.markdown {
+        print!("{}", render_markdown(&report));
+    } else if args.html {
+        print!("{}", render_html(&report));
+    } else {
+        ctx.print_report(&report)?;
+    }
+    Ok(match report.failed_checks().is_empty() {
+        true => exit::OK,
+        false => exit::CHECKS_FAILED,
+    })
+}

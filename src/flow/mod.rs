@@ -1,0 +1,240 @@
+//! One pass of the data flow over a pipeline, inside a single target
+//! transaction: reconcile the schema, build the keymaps, then per table
+//! extract → transform → check → load ([`table`]). A [`Mode::Run`] commits;
+//! `check` and `verify` roll back. A failure anywhere (or a killed process)
+//! leaves the target as it was; the run ledger records every pass.
+
+mod table;
+
+use std::time::Instant;
+
+use tokio_postgres::Client;
+
+use crate::checks::Checks;
+use crate::config::{Keymap, Pipeline};
+use crate::error::Error;
+use crate::extract::CxReader;
+use crate::ledger::Ledger;
+use crate::load::load_order;
+use crate::report::progress::Progress;
+use crate::report::RunReport;
+use crate::schema::{
+    apply_plan, foreign_keys, load_migrations, prepare, reference_fingerprint, Migration,
+    ReferenceGuard, SchemaPlan,
+};
+use crate::target::{connect, Mode, TargetSession};
+use crate::transform::{KeymapSummary, TransformSession};
+
+use self::table::TableStep;
+
+/// Choices a user makes per pass, beyond the pipeline file and the mode.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Apply destructive schema changes instead of refusing them.
+    pub allow_destructive: bool,
+    /// Leave the pipeline's checks out (benchmarks).
+    pub skip_checks: bool,
+}
+
+/// Runs `pipeline` in `mode`, recorded in the run ledger whatever the outcome.
+pub async fn run_flow(
+    pipeline: &Pipeline,
+    mode: Mode,
+    options: Options,
+    progress: &Progress,
+) -> Result<RunReport, Error> {
+    let run_id = run_id();
+    let entry = Ledger::start(pipeline, mode, &run_id).await?;
+    let outcome = in_transaction(pipeline, mode, options, progress, run_id).await;
+    let reference = match (&outcome, mode) {
+        (Ok(_), Mode::Run) => match fingerprint_reference(pipeline).await {
+            Ok(f) => Some(f),
+            Err(e) => {
+                progress.note(&format!(
+                    "could not fingerprint the reference schema for the ledger: {e}"
+                ));
+                None
+            }
+        },
+        _ => None,
+    };
+    if let Err(e) = entry.finish(&outcome, reference.as_deref()).await {
+        progress.note(&format!(
+            "could not record the outcome in the run ledger: {}",
+            crate::target::describe(&e)
+        ));
+    }
+    outcome
+}
+
+/// The reference schema's fingerprint now, on a connection of its own.
+pub async fn fingerprint_reference(pipeline: &Pipeline) -> Result<String, Error> {
+    let client = connect(&pipeline.target.url).await?;
+    Ok(reference_fingerprint(&client, pipeline.target.reference_schema.as_str()).await?)
+}
+
+/// Reads the migrations, refusing any that touch the reference schema,
+/// before connecting: a bad file fails without touching the target.
+pub fn migrations(pipeline: &Pipeline) -> Result<Vec<Migration>, Error> {
+    Ok(load_migrations(
+        &pipeline.target.migrations_dir,
+        pipeline.target.app_schema.as_str(),
+        pipeline.target.reference_schema.as_str(),
+    )?)
+}
+
+async fn in_transaction(
+    pipeline: &Pipeline,
+    mode: Mode,
+    options: Options,
+    progress: &Progress,
+    run_id: String,
+) -> Result<RunReport, Error> {
+    let started = Instant::now();
+    let migrations = migrations(pipeline)?;
+    let session = TargetSession::begin(pipeline, mode, progress).await?;
+    let tx = session.client();
+    let (guard, schema) = reconcile(tx, pipeline, &migrations, options, progress).await?;
+
+    let source = CxReader::new(pipeline.source.url.clone(), "source");
+    let target = CxReader::new(pipeline.target.url.clone(), "target");
+    let transform = TransformSession::new()?;
+    for t in &pipeline.tables {
+        transform.set_rejected(t.name.as_str(), &[])?;
+    }
+    let mut keymaps = Vec::new();
+    for km in &pipeline.keymaps {
+        keymaps.push(build_keymap(&transform, km, &source, &target).await?);
+    }
+    let fks = foreign_keys(tx, pipeline.target.app_schema.as_str()).await?;
+    let mut checks = Checks::new(pipeline, fks, !options.skip_checks);
+    let mut tables = Vec::new();
+    let mut loads = Vec::new();
+    for spec in load_order(tx, pipeline).await? {
+        let step = TableStep {
+            tx,
+            transform: &transform,
+            pipeline,
+            spec,
+            mode,
+            run_id: &run_id,
+        };
+        let (report, loaded) = step.load(&mut checks, &source, progress).await?;
+        tables.push(report);
+        loads.push(loaded);
+    }
+    for (i, loaded) in loads.iter().enumerate().rev() {
+        if let Some(delete) = &loaded.delete {
+            tables[i].deleted = delete.run(tx).await?;
+        }
+    }
+    for (t, loaded) in tables.iter().zip(&loads) {
+        if let Some(before) = loaded.rows_before {
+            let after = before + (t.inserted as i64) - (t.deleted as i64);
+            checks.row_counts(&t.table, before, after);
+        }
+    }
+    if mode.writes() {
+        stop_on_failed_checks(&checks, None)?;
+    }
+    guard.verify(tx, "loading").await?;
+    session.end().await?;
+    Ok(RunReport {
+        pipeline: pipeline.name.clone(),
+        env: pipeline.env.clone(),
+        source: pipeline.source.url.to_string(),
+        target: pipeline.target.url.to_string(),
+        schema,
+        keymaps,
+        tables,
+        checks: checks.results().to_vec(),
+        dry_run: !mode.writes(),
+        run_id,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// A `fail` check that found rows stops the run; the transaction rolls back.
+fn stop_on_failed_checks(checks: &Checks, table: Option<&str>) -> Result<(), Error> {
+    let failed = checks.failed(table);
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = failed
+        .iter()
+        .map(|c| {
+            let first: Vec<String> = c.sample.iter().map(|v| v.detail.clone()).take(3).collect();
+            format!(
+                "{} on {}: {} row(s) (first: {})",
+                c.name,
+                c.table,
+                c.violations,
+                first.join("; ")
+            )
+        })
+        .collect();
+    Err(Error::ChecksFailed(list.join("\n  ")))
+}
+
+/// Names a run in the ledger and the quarantine table: UTC start time and
+/// process id.
+fn run_id() -> String {
+    format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+        std::process::id()
+    )
+}
+
+/// Plans and applies the schema inside the session's transaction; returns
+/// the guard that later steps re-check before commit.
+pub async fn reconcile(
+    tx: &Client,
+    pipeline: &Pipeline,
+    migrations: &[Migration],
+    options: Options,
+    progress: &Progress,
+) -> Result<(ReferenceGuard, SchemaPlan), Error> {
+    let guard = ReferenceGuard::capture(tx, pipeline.target.reference_schema.as_str()).await?;
+    let prepared = prepare(
+        tx,
+        pipeline.target.app_schema.as_str(),
+        migrations,
+        &guard,
+        options.allow_destructive,
+    )
+    .await?;
+    if !prepared.plan.is_noop() {
+        progress.note(&format!(
+            "schema {}: {}",
+            pipeline.target.app_schema,
+            prepared.plan.summary()
+        ));
+    }
+    apply_plan(tx, &prepared, migrations, &guard, options.allow_destructive).await?;
+    Ok((guard, prepared.plan))
+}
+
+async fn build_keymap(
+    transform: &TransformSession,
+    km: &Keymap,
+    source: &CxReader,
+    target: &CxReader,
+) -> Result<KeymapSummary, Error> {
+    let src = blocking_query(source.clone(), km.source_query.clone(), km).await?;
+    let tgt = blocking_query(target.clone(), km.target_query.clone(), km).await?;
+    Ok(transform.add_keymap(km, src, tgt).await?)
+}
+
+async fn blocking_query(
+    reader: CxReader,
+    sql: String,
+    km: &Keymap,
+) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, Error> {
+    let what = format!("the keys of keymap {}", km.name);
+    let origin = km.origin.clone();
+    tokio::task::spawn_blocking(move || reader.query(&sql, &what, &origin))
+        .await
+        .map_err(|e| Error::Internal(format!("extract task: {e}")))?
+        .map_err(Error::from)
+}

@@ -1,0 +1,277 @@
+//! One table's pass: count its source rows and open its load, pump its
+//! pages through the transform and the page checks into the COPY stream,
+//! then close: stage checks, comparison, quarantine, merge, report.
+
+use std::time::Instant;
+
+use tokio_postgres::Client;
+
+use super::stop_on_failed_checks;
+use crate::checks::{Checks, StageCheck, StageFinding};
+use crate::config::{Pipeline, Policy, TableSpec};
+use crate::error::Error;
+use crate::extract::{
+    count_rows, partitions, stream_table, CxReader, ExtractError, KeyRange, SourceCount,
+};
+use crate::load::{
+    quarantine_table, write_quarantine, LoadPath, PendingDelete, TableLoad, UniqueAction,
+};
+use crate::report::progress::{Progress, TableProgress};
+use crate::report::TableReport;
+use crate::target::Mode;
+use crate::transform::{split_rejected, Rejections, TransformError, TransformSession};
+
+/// What a loaded table leaves for the end of the run.
+pub(super) struct Loaded {
+    pub delete: Option<PendingDelete>,
+    /// Rows before the load, for tables with a row-count check.
+    pub rows_before: Option<i64>,
+}
+
+/// Loading one table inside the run's transaction.
+pub(super) struct TableStep<'a> {
+    pub tx: &'a Client,
+    pub transform: &'a TransformSession,
+    pub pipeline: &'a Pipeline,
+    pub spec: &'a TableSpec,
+    pub mode: Mode,
+    pub run_id: &'a str,
+}
+
+/// A table's load between its pages: the open load, what the pages left.
+struct Open<'a> {
+    load: TableLoad<'a>,
+    count: SourceCount,
+    bar: TableProgress,
+    rows_before: Option<i64>,
+    /// One source reader per key range.
+    ranges: Vec<KeyRange>,
+    started: Instant,
+}
+
+/// What the pages of one table produced besides the rows loaded.
+#[derive(Default)]
+struct Pumped {
+    read: u64,
+    rejections: Rejections,
+    quarantine: Vec<crate::checks::QuarantinedRow>,
+}
+
+impl<'a> TableStep<'a> {
+    pub async fn load(
+        &self,
+        checks: &mut Checks,
+        source: &CxReader,
+        progress: &Progress,
+    ) -> Result<(TableReport, Loaded), Error> {
+        let mut open = self.count_and_begin(checks, source, progress).await?;
+        let pumped = self.pump(&mut open, checks, source).await?;
+        self.close(open, pumped, checks).await
+    }
+
+    /// Counts the source rows (proving the key usable) and opens the load.
+    async fn count_and_begin(
+        &self,
+        checks: &Checks,
+        source: &CxReader,
+        progress: &Progress,
+    ) -> Result<Open<'a>, Error> {
+        let (spec, pipeline) = (self.spec, self.pipeline);
+        let started = Instant::now();
+        let (reader, s) = (source.clone(), spec.clone());
+        let count = tokio::task::spawn_blocking(move || count_rows(&reader, &s))
+            .await
+            .map_err(|e| Error::Internal(format!("count task: {e}")))??;
+        let bar = progress.table(spec.name.as_str(), count.rows);
+        let path = LoadPath {
+            dry: !self.mode.writes(),
+            stage_checks: !checks.stage_checks(spec.name.as_str()).is_empty(),
+        };
+        let load = TableLoad::begin(
+            self.tx,
+            pipeline.target_table(&spec.name),
+            spec.key.as_str(),
+            spec.mode,
+            path,
+        )
+        .await?;
+        // A full count of the table, only for its row-count checks.
+        let rows_before = match checks.counts_rows(spec.name.as_str()) {
+            true => Some(load.target_rows().await?),
+            false => None,
+        };
+        let ranges = partitions(&count, pipeline.readers, pipeline.batch_size);
+        Ok(Open {
+            load,
+            count,
+            bar,
+            rows_before,
+            ranges,
+            started,
+        })
+    }
+
+    /// Every page: transform, split off rejected rows, page checks, COPY.
+    async fn pump(
+        &self,
+        open: &mut Open<'a>,
+        checks: &mut Checks,
+        source: &CxReader,
+    ) -> Result<Pumped, Error> {
+        let (spec, pipeline) = (self.spec, self.pipeline);
+        let mut pages = stream_table(
+            source.clone(),
+            spec.clone(),
+            open.ranges.clone(),
+            pipeline.batch_size,
+            pipeline.source.timezone,
+        );
+        let mut pumped = Pumped::default();
+        while let Some(page) = pages.recv().await {
+            let page = page?;
+            let n = page.num_rows() as u64;
+            pumped.read += n;
+            let mut out_rows = 0u64;
+            for out in self.transform.transform(spec, page).await? {
+                out_rows += out.num_rows() as u64;
+                let kept = split_rejected(&out, spec.key.as_str(), &mut pumped.rejections)
+                    .map_err(|message| TransformError::Output {
+                        table: spec.name.to_string(),
+                        message,
+                    })?;
+                let outcome = checks.page(self.transform, spec, kept).await?;
+                pumped.quarantine.extend(outcome.quarantine);
+                open.load.write(&outcome.keep).await?;
+            }
+            check_no_rows_lost(spec, n, out_rows)?;
+            open.bar.advance(n);
+        }
+        if pumped.read != open.count.rows {
+            return Err(ExtractError::Data {
+                what: spec.source_label.clone(),
+                message: format!("counted {} rows but read {}: the key `{}` has duplicate values (paging skips a repeated key at a page's end), or something wrote to the source during the run", open.count.rows, pumped.read, spec.key),
+            }
+            .into());
+        }
+        Ok(pumped)
+    }
+
+    /// Stage checks, comparison (verify), quarantine, merge, the report.
+    async fn close(
+        &self,
+        mut open: Open<'a>,
+        pumped: Pumped,
+        checks: &mut Checks,
+    ) -> Result<(TableReport, Loaded), Error> {
+        let (spec, pipeline) = (self.spec, self.pipeline);
+        open.load.end_copy().await?;
+        self.stage_checks(&mut open.load, checks).await?;
+        let comparison = match self.mode {
+            Mode::Verify => Some(open.load.compare().await?),
+            _ => None,
+        };
+        if self.mode.writes() {
+            stop_on_failed_checks(checks, Some(spec.name.as_str()))?;
+            write_quarantine(
+                self.tx,
+                pipeline.target.app_schema.as_str(),
+                self.run_id,
+                &pumped.quarantine,
+            )
+            .await?;
+        }
+        let (merged, delete) = open.load.finish(!self.mode.writes()).await?;
+        self.transform
+            .set_rejected(spec.name.as_str(), &pumped.rejections.keys)?;
+        let quarantined = checks.close_table(self.transform, spec.name.as_str())?;
+        let read = pumped.read;
+        let report = TableReport {
+            table: spec.name.to_string(),
+            mode: spec.mode,
+            deleted: 0,
+            read,
+            inserted: merged.inserted,
+            updated: merged.updated,
+            unchanged: merged.unchanged,
+            rejected: pumped.rejections.total(),
+            rejected_by_reason: pumped.rejections.by_reason,
+            quarantined,
+            readers: open.ranges.len(),
+            comparison,
+            seconds: open.started.elapsed().as_secs_f64(),
+        };
+        open.bar.finish(&format!(
+            "{read} read, {} written, {} rejected, {quarantined} quarantined",
+            report.written(),
+            report.rejected
+        ));
+        let loaded = Loaded {
+            delete,
+            rows_before: open.rows_before,
+        };
+        Ok((report, loaded))
+    }
+
+    /// Uniqueness, checked on the whole staged table and against the
+    /// target; quarantined rows move to the quarantine table in Postgres.
+    async fn stage_checks(
+        &self,
+        load: &mut TableLoad<'_>,
+        checks: &mut Checks,
+    ) -> Result<(), Error> {
+        let table = self.spec.name.as_str();
+        let quarantine = quarantine_table(self.pipeline.target.app_schema.as_str())?;
+        for check in checks.stage_checks(table) {
+            let action = unique_action(&check, self.mode, &quarantine);
+            let found = load
+                .unique_check(
+                    &check.column,
+                    action,
+                    &check.name,
+                    self.run_id,
+                    self.pipeline.sample_rows,
+                )
+                .await?;
+            let moved = match action {
+                UniqueAction::Report => vec![],
+                _ => found.keys.clone(),
+            };
+            let finding = StageFinding {
+                total: found.keys.len() as u64,
+                sample: found.sample,
+                moved,
+            };
+            checks.record_stage(&check, table, finding);
+        }
+        Ok(())
+    }
+}
+
+/// Quarantine moves the rows (in `check`, only out of the stage); the
+/// other policies report.
+fn unique_action<'q>(
+    check: &StageCheck,
+    mode: Mode,
+    quarantine: &'q crate::config::QualifiedName,
+) -> UniqueAction<'q> {
+    match (check.policy, mode.writes()) {
+        (Policy::Quarantine, true) => UniqueAction::Quarantine(quarantine),
+        (Policy::Quarantine, false) => UniqueAction::Unstage,
+        _ => UniqueAction::Report,
+    }
+}
+
+/// A transform maps each source row to one output row; dropping rows in SQL
+/// would lose them silently, so rows must be rejected with a reason instead.
+fn check_no_rows_lost(spec: &TableSpec, input: u64, output: u64) -> Result<(), TransformError> {
+    if input == output {
+        return Ok(());
+    }
+    Err(TransformError::Sql {
+        table: spec.name.to_string(),
+        file: spec.transform_path.display().to_string(),
+        message: format!(
+            "returned {output} rows for {input} source rows; a transform must return one row per source row (mark rows to skip with `_reject_reason` instead of filtering them out)"
+        ),
+    })
+}

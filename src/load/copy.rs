@@ -1,0 +1,157 @@
+//! The COPY stream of one table's load: opened on the first batch with the
+//! columns the transform returns, fed encoded batches, flushed in chunks,
+//! ended before the stage is checked and merged.
+
+use std::pin::Pin;
+
+use bytes::{Bytes, BytesMut};
+use datafusion::arrow::array::Array;
+use datafusion::arrow::record_batch::RecordBatch;
+use futures_util::SinkExt;
+use tokio_postgres::CopyInSink;
+
+use super::encode::{CopyEncoder, TargetColumn};
+use super::merge::copy_sql;
+use super::pgtype::PgType;
+use super::table::TableLoad;
+use super::LoadError;
+use crate::config::QualifiedName;
+use crate::schema::CatalogColumn;
+
+/// Bytes buffered before they are sent to the server.
+const SEND_THRESHOLD: usize = 1 << 20;
+
+/// An open `COPY … FROM STDIN (FORMAT binary)`.
+pub(super) struct OpenCopy {
+    sink: Pin<Box<CopyInSink<Bytes>>>,
+    encoder: CopyEncoder,
+    columns: Vec<CatalogColumn>,
+    buf: BytesMut,
+}
+
+impl TableLoad<'_> {
+    /// Encodes `batch` into the COPY stream (opened on the first batch).
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), LoadError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.copy.is_none() {
+            self.copy = Some(self.open_copy(batch).await?);
+        }
+        let Some(copy) = self.copy.as_mut() else {
+            return Ok(());
+        };
+        check_not_null(&self.table, &copy.columns, batch, &self.key)?;
+        copy.encoder
+            .encode_batch(batch, Some(&self.key), &mut copy.buf)?;
+        self.staged += batch.num_rows() as u64;
+        if copy.buf.len() >= SEND_THRESHOLD {
+            copy.send_buffered(&self.table).await?;
+        }
+        Ok(())
+    }
+
+    async fn open_copy(&self, batch: &RecordBatch) -> Result<OpenCopy, LoadError> {
+        let schema = batch.schema();
+        for field in schema.fields() {
+            if !self.catalog.iter().any(|c| &c.name == field.name()) {
+                return Err(LoadError::Shape {
+                    table: self.table.to_string(),
+                    message: format!(
+                        "the transform returns column `{}`, which the table does not have",
+                        field.name()
+                    ),
+                });
+            }
+        }
+        let columns: Vec<CatalogColumn> = self
+            .catalog
+            .iter()
+            .filter(|c| schema.index_of(&c.name).is_ok())
+            .cloned()
+            .collect();
+        let targets = columns
+            .iter()
+            .map(|c| {
+                let pg_type =
+                    PgType::from_catalog(&c.typname, c.typmod).ok_or_else(|| LoadError::Shape {
+                        table: self.table.to_string(),
+                        message: format!(
+                            "column `{}` has type {}, which padetl cannot load",
+                            c.name, c.typname
+                        ),
+                    })?;
+                Ok(TargetColumn {
+                    name: c.name.clone(),
+                    pg_type,
+                })
+            })
+            .collect::<Result<Vec<_>, LoadError>>()?;
+        let encoder = CopyEncoder::new(&self.table.to_string(), targets, &schema)?;
+        let sink = self
+            .tx
+            .copy_in::<_, Bytes>(copy_sql(&self.copy_target(), &columns).as_str())
+            .await
+            .map_err(|e| LoadError::db(&self.table, "starting COPY", &e))?;
+        let mut buf = BytesMut::with_capacity(SEND_THRESHOLD * 2);
+        CopyEncoder::write_header(&mut buf);
+        Ok(OpenCopy {
+            sink: Box::pin(sink),
+            encoder,
+            columns,
+            buf,
+        })
+    }
+
+    /// Ends the COPY, so that the staged rows can be checked and merged.
+    pub async fn end_copy(&mut self) -> Result<(), LoadError> {
+        if let Some(mut copy) = self.copy.take() {
+            CopyEncoder::write_trailer(&mut copy.buf);
+            copy.send_buffered(&self.table).await?;
+            copy.sink
+                .as_mut()
+                .finish()
+                .await
+                .map_err(|e| LoadError::db(&self.table, "finishing COPY", &e))?;
+            self.columns = Some(copy.columns);
+        }
+        Ok(())
+    }
+}
+
+impl OpenCopy {
+    /// Sends what is buffered to the server.
+    async fn send_buffered(&mut self, table: &QualifiedName) -> Result<(), LoadError> {
+        let chunk = self.buf.split().freeze();
+        self.sink
+            .as_mut()
+            .send(chunk)
+            .await
+            .map_err(|e| LoadError::db(table, "sending COPY data", &e))
+    }
+}
+
+/// A NULL bound for a NOT NULL column, named by row key instead of by the
+/// server's "Failing row contains (…)", which would print the whole row.
+fn check_not_null(
+    table: &QualifiedName,
+    columns: &[CatalogColumn],
+    batch: &RecordBatch,
+    key: &str,
+) -> Result<(), LoadError> {
+    for c in columns.iter().filter(|c| c.not_null) {
+        let Some(array) = batch.column_by_name(&c.name) else {
+            continue;
+        };
+        if array.null_count() == 0 {
+            continue;
+        }
+        let row = (0..array.len()).find(|i| array.is_null(*i)).unwrap_or(0);
+        return Err(LoadError::NullValue {
+            table: table.to_string(),
+            column: c.name.clone(),
+            key: super::key_at(batch, key, row),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! The target database: connections ([`connect`]) and the one transaction
+//! a command works in ([`TargetSession`]).
+
+mod connect;
+mod session;
+
+pub use connect::{blames_the_sql, connect, describe, describe_db, query_error};
+pub use session::{Mode, TargetSession};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot connect to {target}: {message}")]
+    Connect { target: String, message: String },
+    #[error("{target}: {what}: {message}")]
+    Query {
+        target: String,
+        what: String,
+        message: String,
+    },
+}
