@@ -55,6 +55,7 @@ impl Error {
                 true => exit::BAD_INPUT,
                 false => exit::DATABASE,
             },
+            Error::Extract(ExtractError::Connect { .. }) => exit::DATABASE,
             Error::Extract(_) => exit::BAD_INPUT,
             Error::Load(LoadError::Db { .. }) => exit::DATABASE,
             Error::Load(LoadError::Schema(SchemaError::Db { .. })) => exit::DATABASE,

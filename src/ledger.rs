@@ -12,6 +12,7 @@ use tokio_postgres::Client;
 use crate::config::{quote, Pipeline};
 use crate::error::Error;
 use crate::report::RunReport;
+use crate::schema::create_schema_if_missing;
 use crate::target::{connect, query_error, Mode};
 
 /// padetl's own table beside the schema history and the quarantine.
@@ -33,10 +34,8 @@ impl Ledger {
         let table = format!("{schema}.{}", quote(LEDGER_TABLE));
         // Two runs starting at once would race on IF NOT EXISTS; the lock
         // makes the second wait for the first's commit.
-        let setup = format!(
-            "BEGIN; SELECT pg_advisory_xact_lock(hashtext('padetl:ledger')); \
-             CREATE SCHEMA IF NOT EXISTS {schema}; \
-             CREATE TABLE IF NOT EXISTS {table} (\
+        let create = format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\
                id text PRIMARY KEY, command text NOT NULL, pipeline text NOT NULL, env text NOT NULL, \
                os_user text, db_user text NOT NULL DEFAULT current_user, \
                started_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz, \
@@ -44,10 +43,15 @@ impl Ledger {
                reference_fingerprint text); \
              COMMIT"
         );
+        let err = |e| query_error(url, "creating the run ledger", &e);
         client
-            .batch_execute(&setup)
+            .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(hashtext('padetl:ledger'))")
             .await
-            .map_err(|e| query_error(url, "creating the run ledger", &e))?;
+            .map_err(err)?;
+        create_schema_if_missing(&client, pipeline.target.app_schema.as_str())
+            .await
+            .map_err(err)?;
+        client.batch_execute(&create).await.map_err(err)?;
         client
             .execute(
                 &format!(

@@ -25,6 +25,7 @@ mod extract;
 mod flow;
 mod ledger;
 pub mod load;
+mod pg;
 mod report;
 mod schema;
 mod target;

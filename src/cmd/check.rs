@@ -22,8 +22,14 @@ pub(crate) async fn check(args: &CheckArgs, ctx: &Context) -> Result<u8, Error> 
     } else {
         ctx.print_report(&report)?;
     }
-    Ok(match report.failed_checks().is_empty() {
-        true => exit::OK,
-        false => exit::CHECKS_FAILED,
-    })
+    Ok(
+        match (
+            report.privileges.is_empty(),
+            report.failed_checks().is_empty(),
+        ) {
+            (false, _) => exit::DATABASE,
+            (true, true) => exit::OK,
+            (true, false) => exit::CHECKS_FAILED,
+        },
+    )
 }

@@ -4,7 +4,7 @@ use super::{confirm, load, Context};
 use crate::cli::MigrateArgs;
 use crate::error::Error;
 use crate::flow::{migrations, reconcile, Options};
-use crate::target::{Mode, TargetSession};
+use crate::target::{require_privileges, Mode, Need, TargetSession};
 
 pub(crate) async fn migrate(args: &MigrateArgs, ctx: &Context) -> Result<u8, Error> {
     let pipeline = load(&args.target)?;
@@ -14,6 +14,7 @@ pub(crate) async fn migrate(args: &MigrateArgs, ctx: &Context) -> Result<u8, Err
         ..Options::default()
     };
     let migrations = migrations(&pipeline)?;
+    require_privileges(&pipeline, Need::Pass).await?;
     let session = TargetSession::begin(&pipeline, Mode::Run, &ctx.progress).await?;
     let (_, plan) = reconcile(
         session.client(),

@@ -46,9 +46,14 @@ impl Context {
     }
 }
 
-/// The pipeline the arguments name, with its env file.
+/// The pipeline the arguments name, with its env file; its warnings are
+/// said on stderr whatever `--quiet` says.
 pub(crate) fn load(args: &PipelineArgs) -> Result<Pipeline, Error> {
-    Ok(load_pipeline(&args.pipeline, args.env_file.as_deref())?)
+    let pipeline = load_pipeline(&args.pipeline, args.env_file.as_deref())?;
+    for warning in &pipeline.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(pipeline)
 }
 
 /// A pipeline that asks for confirmation runs only with `--confirm <env>`.

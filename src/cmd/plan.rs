@@ -12,7 +12,7 @@ use crate::flow::migrations;
 use crate::schema::{
     join_versions as join, prepare, NotApplied, ReferenceGuard, SchemaPlan, Step, TableState,
 };
-use crate::target::TargetSession;
+use crate::target::{require_privileges, Need, TargetSession};
 
 /// `padetl plan`.
 pub(crate) async fn plan(args: &PlanArgs, ctx: &Context) -> Result<u8, Error> {
@@ -42,6 +42,7 @@ struct PlanReport {
 /// Computes the schema plan; the transaction is rolled back whatever happens.
 async fn plan_target(pipeline: &Pipeline, allow_destructive: bool) -> Result<PlanReport, Error> {
     let migrations = migrations(pipeline)?;
+    require_privileges(pipeline, Need::Plan).await?;
     let session = TargetSession::scratch(pipeline).await?;
     let tx = session.client();
     let reference = pipeline.target.reference_schema.as_str();

@@ -11,6 +11,9 @@ use std::path::Path;
 #[derive(Debug, Default, Clone)]
 pub struct EnvVars {
     file: BTreeMap<String, String>,
+    /// Said once, as ssh does for a key others can read: the file holds a
+    /// password and its mode lets group or others read it.
+    pub warning: Option<String>,
 }
 
 impl EnvVars {
@@ -22,7 +25,16 @@ impl EnvVars {
             let (k, v) = item.map_err(|e| describe_dotenv_error(&e))?;
             file.insert(k, v);
         }
-        Ok(EnvVars { file })
+        let warning = readable_by_others(path)
+            .filter(|_| file.iter().any(|(k, v)| holds_password(k, v)))
+            .map(|mode| {
+                format!(
+                    "{} holds a password and is readable by others (mode {mode:o}): run `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                )
+            });
+        Ok(EnvVars { file, warning })
     }
 
     /// A lookup: the process environment first, then the file.
@@ -31,6 +43,21 @@ impl EnvVars {
             .ok()
             .or_else(|| self.file.get(name).cloned())
     }
+}
+
+/// The file's permission bits when group or others may read it.
+fn readable_by_others(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o044 != 0).then_some(mode)
+}
+
+/// A password variable, or a URL with a password in it.
+fn holds_password(name: &str, value: &str) -> bool {
+    if name.to_ascii_uppercase().contains("PASSWORD") && !value.is_empty() {
+        return true;
+    }
+    url::Url::parse(value).is_ok_and(|u| u.password().is_some_and(|p| !p.is_empty()))
 }
 
 fn describe_dotenv_error(e: &dotenvy::Error) -> String {
@@ -126,6 +153,27 @@ mod tests {
             interpolate("${A} ${HOST} ${B}", &vars).unwrap_err(),
             InterpolateError::Unset(vec!["A".to_string(), "B".to_string()])
         );
+    }
+
+    #[test]
+    fn a_password_in_a_file_others_can_read_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(".env.qa");
+        std::fs::write(&path, "URL=postgresql://u:s3cret@h/db\nA=1\n").expect("env file");
+        let mode = |m: u32| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(m));
+        mode(0o644).expect("chmod");
+        let warning = EnvVars::from_file(&path)
+            .expect("read")
+            .warning
+            .expect("a warning");
+        assert!(warning.contains("chmod 600"), "{warning}");
+        assert!(!warning.contains("s3cret"), "{warning}");
+        mode(0o600).expect("chmod");
+        assert!(EnvVars::from_file(&path).expect("read").warning.is_none());
+        std::fs::write(&path, "URL=postgresql://u@h/db\n").expect("env file");
+        mode(0o644).expect("chmod");
+        assert!(EnvVars::from_file(&path).expect("read").warning.is_none());
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub struct Pipeline {
     pub sample_rows: usize,
     /// Columns shown as `***` in reports.
     pub mask_columns: Vec<String>,
+    /// Said to the user before anything runs (an env file others can read).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

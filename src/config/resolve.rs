@@ -139,9 +139,17 @@ impl Resolver<'_> {
         if value.is_empty() {
             return None;
         }
-        DatabaseUrl::parse(&value)
+        let env = self.env.clone();
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let url = DatabaseUrl::parse(&value)
+            .and_then(|u| u.with_env_defaults(&|n| env.get(n), home.as_deref()))
             .map_err(|e| self.problem_at(raw, format!("[{side}] url: {e}")))
-            .ok()
+            .ok()?;
+        if let Some(problem) = url.tls_problem() {
+            self.problem_at(raw, format!("[{side}] url: {problem}"));
+            return None;
+        }
+        Some(url)
     }
 
     fn pipeline(&mut self, env: String, env_file: PathBuf) -> Option<Pipeline> {
@@ -223,6 +231,7 @@ impl Resolver<'_> {
             checks,
             sample_rows,
             mask_columns,
+            warnings: self.env.warning.iter().cloned().collect(),
         })
     }
 

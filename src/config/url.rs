@@ -1,6 +1,10 @@
-//! Database URLs: parsed once, shown only without their password.
+//! Database URLs: parsed once, shown only without their password, with the
+//! TLS settings libpq would use for them (`sslmode`, `sslrootcert`: the
+//! URL first, then `PGSSLMODE` / `PGSSLROOTCERT` from the environment or
+//! the env file, then libpq's defaults).
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use super::secret::Secret;
 
@@ -34,6 +38,10 @@ impl SslMode {
         "verify-full",
     ];
 
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
     pub fn parse(s: &str) -> Result<Self, String> {
         match s {
             "disable" => Ok(SslMode::Disable),
@@ -55,14 +63,19 @@ impl SslMode {
 #[derive(Clone)]
 pub struct DatabaseUrl {
     full: Secret,
+    /// As decoded for the server, and as written in the URL (`%2B`…): both
+    /// are masked wherever text might echo them.
     password: Option<Secret>,
+    password_encoded: Option<Secret>,
     pub kind: DbKind,
     pub user: String,
     pub host: String,
     pub port: u16,
     pub database: String,
-    /// The URL's `sslmode`, when it names one.
+    /// `sslmode` as the URL or the environment says; `None`: libpq's `prefer`.
     pub sslmode: Option<SslMode>,
+    /// The CA file that must have signed the server's certificate.
+    pub sslrootcert: Option<PathBuf>,
 }
 
 impl DatabaseUrl {
@@ -86,20 +99,67 @@ impl DatabaseUrl {
             return Err(format!("the URL for {host} names no database (…/DATABASE)"));
         }
         let password = parsed.password().map(|p| Secret::new(percent_decode(p)));
-        let sslmode = parsed
-            .query_pairs()
-            .find(|(k, _)| k == "sslmode")
-            .map(|(_, v)| SslMode::parse(&v))
-            .transpose()?;
+        let password_encoded = parsed.password().map(Secret::new);
+        let param = |name: &str| {
+            parsed
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        let sslmode = param("sslmode").map(|v| SslMode::parse(&v)).transpose()?;
+        let sslrootcert = param("sslrootcert").map(PathBuf::from);
         Ok(DatabaseUrl {
             full: Secret::new(raw),
             password,
+            password_encoded,
             kind,
             user: percent_decode(parsed.username()),
             host,
             port: parsed.port().unwrap_or(default_port),
             database,
             sslmode,
+            sslrootcert,
+        })
+    }
+
+    /// Fills what the URL does not say as libpq would: `PGSSLMODE`,
+    /// `PGSSLROOTCERT` (through `lookup`: the process environment, then the
+    /// env file), then `~/.postgresql/root.crt` when it exists under `home`.
+    pub fn with_env_defaults(
+        mut self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        home: Option<&Path>,
+    ) -> Result<Self, String> {
+        if self.sslmode.is_none() {
+            self.sslmode = lookup("PGSSLMODE")
+                .map(|v| SslMode::parse(&v).map_err(|e| format!("PGSSLMODE: {e}")))
+                .transpose()?;
+        }
+        if self.sslrootcert.is_none() {
+            self.sslrootcert = lookup("PGSSLROOTCERT").map(PathBuf::from).or_else(|| {
+                home.map(|h| h.join(".postgresql/root.crt"))
+                    .filter(|p| p.is_file())
+            });
+        }
+        Ok(self)
+    }
+
+    /// The effective `sslmode`.
+    pub fn ssl_mode(&self) -> SslMode {
+        self.sslmode.unwrap_or(SslMode::Prefer)
+    }
+
+    /// What is wrong with the TLS settings before any connection: a mode
+    /// that checks certificates needs a CA file. (Whether the file exists is
+    /// a fact of the machine that connects, said when it connects.)
+    pub fn tls_problem(&self) -> Option<String> {
+        let mode = self.ssl_mode();
+        let checks = matches!(mode, SslMode::VerifyCa | SslMode::VerifyFull);
+        (checks && self.sslrootcert.is_none()).then(|| {
+            format!(
+                "sslmode={} needs the CA certificate that signed the server's: add sslrootcert=/path/to/ca.crt to the URL or set PGSSLROOTCERT",
+                mode.as_str()
+            )
         })
     }
 
@@ -108,13 +168,17 @@ impl DatabaseUrl {
         self.full.expose()
     }
 
-    /// Masks the URL and its password wherever a driver echoed them.
+    /// Masks the URL and its password (decoded or as written) wherever a
+    /// driver echoed them.
     pub fn scrub(&self, text: &str) -> String {
-        let text = self.full.scrub(text);
-        match &self.password {
-            Some(p) => p.scrub(&text),
-            None => text,
+        let mut text = self.full.scrub(text);
+        for secret in [&self.password, &self.password_encoded]
+            .into_iter()
+            .flatten()
+        {
+            text = secret.scrub(&text);
         }
+        text
     }
 
     /// Same server, another database: the demo and the tests create and drop
@@ -122,7 +186,10 @@ impl DatabaseUrl {
     pub fn with_database(&self, database: &str) -> Result<Self, String> {
         let mut u = url::Url::parse(self.full.expose()).map_err(|e| e.to_string())?;
         u.set_path(&format!("/{database}"));
-        DatabaseUrl::parse(u.as_str())
+        let mut other = DatabaseUrl::parse(u.as_str())?;
+        other.sslmode = self.sslmode;
+        other.sslrootcert.clone_from(&self.sslrootcert);
+        Ok(other)
     }
 }
 
@@ -181,6 +248,7 @@ mod tests {
             u.scrub("auth failed: pa+d@:/%&x and pa%2Bd"),
             "auth failed: *** and pa%2Bd"
         );
+        assert_eq!(u.scrub("echoed pa+d%40%3A%2F%25%26x"), "echoed ***");
     }
 
     #[test]
@@ -193,6 +261,44 @@ mod tests {
         );
         let e = DatabaseUrl::parse("postgresql://a@h/db?sslmode=verify_full").unwrap_err();
         assert!(e.contains("unknown sslmode `verify_full`"), "{e}");
+    }
+
+    #[test]
+    fn tls_settings_come_from_the_url_then_the_environment() {
+        let env = |name: &str| match name {
+            "PGSSLMODE" => Some("verify-full".to_string()),
+            "PGSSLROOTCERT" => Some("/etc/env-ca.pem".to_string()),
+            _ => None,
+        };
+        let none = |_: &str| None;
+        let u = DatabaseUrl::parse("postgresql://a@h/db?sslmode=require&sslrootcert=/u.pem")
+            .unwrap()
+            .with_env_defaults(&env, None)
+            .unwrap();
+        assert_eq!(u.ssl_mode(), SslMode::Require);
+        assert_eq!(u.sslrootcert.as_deref(), Some(Path::new("/u.pem")));
+        let u = DatabaseUrl::parse("postgresql://a@h/db")
+            .unwrap()
+            .with_env_defaults(&env, None)
+            .unwrap();
+        assert_eq!(u.ssl_mode(), SslMode::VerifyFull);
+        assert_eq!(u.sslrootcert.as_deref(), Some(Path::new("/etc/env-ca.pem")));
+        assert_eq!(u.tls_problem(), None);
+        let u = DatabaseUrl::parse("postgresql://a@h/db?sslmode=verify-ca")
+            .unwrap()
+            .with_env_defaults(&none, None)
+            .unwrap();
+        assert!(u
+            .tls_problem()
+            .unwrap()
+            .contains("needs the CA certificate"));
+        let bad = |n: &str| (n == "PGSSLMODE").then(|| "sometimes".to_string());
+        let e = DatabaseUrl::parse("postgresql://a@h/db")
+            .unwrap()
+            .with_env_defaults(&bad, None)
+            .err()
+            .unwrap();
+        assert!(e.contains("PGSSLMODE: unknown sslmode `sometimes`"), "{e}");
     }
 
     #[test]

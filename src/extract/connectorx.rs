@@ -1,30 +1,63 @@
-//! Reading the source (and the target's reference keys) through connectorx.
+//! Reading the source through connectorx.
 //!
 //! connectorx's own streaming iterator buffers batches in an unbounded
 //! channel and panics when its writer fails, so padetl pages instead: one
-//! `get_arrow` per key range of `batch_size` rows (keyset pagination on an
+//! query per key range of `batch_size` rows (keyset pagination on an
 //! integer key). Memory is one page per reader, whatever the table size.
+//!
+//! A Postgres source is read with connectorx's lower-level API and padetl's
+//! own [`Connector`]: connectorx would parse the URL itself, refuse
+//! `sslmode=verify-full`, never check the server's host name, and report a
+//! wrong password only after its pool's 30-second wait.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, OnceLock};
 
-use connectorx::prelude::{get_arrow, CXQuery, SourceConn};
+use connectorx::prelude::{get_arrow, ArrowDestination, CXQuery, Dispatcher, SourceConn};
+use connectorx::sources::postgres::{BinaryProtocol, PostgresSource, PostgresSourceError};
+use connectorx::transports::PostgresArrowTransport;
 use datafusion::arrow::record_batch::RecordBatch;
+use postgres_openssl::MakeTlsConnector;
 
-use crate::config::DatabaseUrl;
+use crate::config::{DatabaseUrl, DbKind};
+use crate::pg::Connector;
 
 use super::ExtractError;
 
+type Transport = PostgresArrowTransport<BinaryProtocol, MakeTlsConnector>;
+
 /// A connection description for connectorx; no connection is held between queries.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CxReader {
     url: DatabaseUrl,
-    /// What this reader reads, for messages: "source" or "target".
+    /// `None` for a source that is not Postgres (connectorx's own URL handling).
+    connector: Option<Connector>,
+    /// Set once a connection succeeded: later failures are the query's.
+    reachable: Arc<OnceLock<()>>,
+    /// What this reader reads, for messages.
     side: &'static str,
 }
 
 impl CxReader {
-    pub fn new(url: DatabaseUrl, side: &'static str) -> Self {
-        CxReader { url, side }
+    pub fn new(url: DatabaseUrl, side: &'static str) -> Result<Self, ExtractError> {
+        let connector = match url.kind {
+            DbKind::Postgres => {
+                Some(
+                    Connector::new(&url).map_err(|message| ExtractError::Connect {
+                        side,
+                        database: url.to_string(),
+                        message: url.scrub(&message),
+                    })?,
+                )
+            }
+            DbKind::Oracle => None,
+        };
+        Ok(CxReader {
+            url,
+            connector,
+            reachable: Arc::new(OnceLock::new()),
+            side,
+        })
     }
 
     /// Runs `sql` and returns all its batches. Blocking: call from a blocking
@@ -37,11 +70,63 @@ impl CxReader {
         what: &str,
         origin: &str,
     ) -> Result<Vec<RecordBatch>, ExtractError> {
+        let Some(connector) = &self.connector else {
+            return self.query_by_url(sql, what, origin);
+        };
+        self.ensure_reachable(connector)?;
+        // connectorx panics on some driver failures; a panic here is a query
+        // failure for the user, not a crash.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| run(connector, sql)));
+        let cause = match result {
+            Ok(Ok(batches)) => return Ok(batches),
+            Ok(Err(Failed::Pool)) => match connector.check_blocking() {
+                Err(message) => return Err(self.unreachable(message)),
+                Ok(()) => Cause {
+                    message: "timed out waiting for a connection from connectorx's pool".into(),
+                    sql_mistake: false,
+                },
+            },
+            Ok(Err(Failed::Query(cause))) => cause,
+            Err(panic) => Cause {
+                message: panic_message(panic.as_ref()),
+                sql_mistake: false,
+            },
+        };
+        Err(self.error(what, origin, cause))
+    }
+
+    /// The first query of this reader (and its clones) connects once on its
+    /// own, within the connect deadline, so that a wrong password or an
+    /// untrusted certificate is said at once and in plain words.
+    fn ensure_reachable(&self, connector: &Connector) -> Result<(), ExtractError> {
+        if self.reachable.get().is_some() {
+            return Ok(());
+        }
+        connector
+            .check_blocking()
+            .map_err(|message| self.unreachable(message))?;
+        let _ = self.reachable.set(());
+        Ok(())
+    }
+
+    fn unreachable(&self, message: String) -> ExtractError {
+        ExtractError::Connect {
+            side: self.side,
+            database: self.url.to_string(),
+            message: self.url.scrub(&message),
+        }
+    }
+
+    /// connectorx's own path, for sources other than Postgres.
+    fn query_by_url(
+        &self,
+        sql: &str,
+        what: &str,
+        origin: &str,
+    ) -> Result<Vec<RecordBatch>, ExtractError> {
         let failed = |cause: Cause| self.error(what, origin, cause);
         let conn = SourceConn::try_from(self.url.expose()).map_err(|e| failed(Cause::of(&e)))?;
         let queries = [CXQuery::from(sql)];
-        // connectorx panics on some driver failures; a panic here is a query
-        // failure for the user, not a crash.
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
             get_arrow(&conn, None, &queries, None).and_then(|d| d.arrow().map_err(Into::into))
         }));
@@ -65,6 +150,34 @@ impl CxReader {
             sql_mistake: cause.sql_mistake,
         }
     }
+}
+
+/// Why [`run`] failed.
+enum Failed {
+    /// connectorx's pool gave up waiting for a connection (its error keeps
+    /// only text): the cause is found by connecting again.
+    Pool,
+    Query(Cause),
+}
+
+/// One query into Arrow over one pooled connection made by `connector`.
+fn run(connector: &Connector, sql: &str) -> Result<Vec<RecordBatch>, Failed> {
+    let source = PostgresSource::<BinaryProtocol, MakeTlsConnector>::new(
+        connector.blocking_config(),
+        connector.tls(),
+        1,
+    )
+    .map_err(|e| match e {
+        PostgresSourceError::PostgresPoolError(_) => Failed::Pool,
+        e => Failed::Query(Cause::of(&e)),
+    })?;
+    let mut destination = ArrowDestination::new();
+    Dispatcher::<_, _, Transport>::new(source, &mut destination, &[sql], None)
+        .run()
+        .map_err(|e| Failed::Query(Cause::of(&e)))?;
+    destination
+        .arrow()
+        .map_err(|e| Failed::Query(Cause::of(&e)))
 }
 
 /// Why a query failed, as the server said it when it did.

@@ -9,6 +9,7 @@
 //! timestamps are localized here (see [`timezone`]).
 
 mod connectorx;
+mod reference;
 pub mod timezone;
 
 use datafusion::arrow::array::{Array, Int64Array};
@@ -18,6 +19,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use tokio::sync::mpsc;
 
 pub use self::connectorx::{count_sql, page_sql, CxReader};
+pub use self::reference::{source_keys, target_keys};
 
 use crate::config::{quote, TableSpec};
 
@@ -45,6 +47,12 @@ pub enum ExtractError {
     },
     #[error("source {what}: {message}")]
     Data { what: String, message: String },
+    #[error("cannot connect to the {side} {database}: {message}")]
+    Connect {
+        side: &'static str,
+        database: String,
+        message: String,
+    },
 }
 
 /// Row counts of a source query, taken before paging.

@@ -11,9 +11,9 @@ use std::time::Instant;
 use tokio_postgres::Client;
 
 use crate::checks::Checks;
-use crate::config::{Keymap, Pipeline};
+use crate::config::Pipeline;
 use crate::error::Error;
-use crate::extract::CxReader;
+use crate::extract::{source_keys, target_keys, CxReader};
 use crate::ledger::Ledger;
 use crate::load::load_order;
 use crate::report::progress::Progress;
@@ -22,8 +22,8 @@ use crate::schema::{
     apply_plan, foreign_keys, load_migrations, prepare, reference_fingerprint, Migration,
     ReferenceGuard, SchemaPlan,
 };
-use crate::target::{connect, Mode, TargetSession};
-use crate::transform::{KeymapSummary, TransformSession};
+use crate::target::{connect, privileges_of, DbError, Mode, Need, TargetSession};
+use crate::transform::TransformSession;
 
 use self::table::TableStep;
 
@@ -44,6 +44,14 @@ pub async fn run_flow(
     progress: &Progress,
 ) -> Result<RunReport, Error> {
     let run_id = run_id();
+    let missing = privileges_of(pipeline, Need::Pass).await?;
+    if !missing.is_empty() {
+        if mode == Mode::Check {
+            return Ok(RunReport::cannot_begin(pipeline, run_id, missing));
+        }
+        let target = pipeline.target.url.to_string();
+        return Err(DbError::Privileges { target, missing }.into());
+    }
     let entry = Ledger::start(pipeline, mode, &run_id).await?;
     let outcome = in_transaction(pipeline, mode, options, progress, run_id).await;
     let reference = match (&outcome, mode) {
@@ -96,15 +104,21 @@ async fn in_transaction(
     let tx = session.client();
     let (guard, schema) = reconcile(tx, pipeline, &migrations, options, progress).await?;
 
-    let source = CxReader::new(pipeline.source.url.clone(), "source");
-    let target = CxReader::new(pipeline.target.url.clone(), "target");
+    let source = CxReader::new(pipeline.source.url.clone(), "source")?;
     let transform = TransformSession::new()?;
     for t in &pipeline.tables {
         transform.set_rejected(t.name.as_str(), &[])?;
     }
     let mut keymaps = Vec::new();
     for km in &pipeline.keymaps {
-        keymaps.push(build_keymap(&transform, km, &source, &target).await?);
+        let src = {
+            let (reader, km) = (source.clone(), km.clone());
+            tokio::task::spawn_blocking(move || source_keys(&reader, &km))
+                .await
+                .map_err(|e| Error::Internal(format!("extract task: {e}")))??
+        };
+        let tgt = target_keys(tx, &pipeline.target.url, km).await?;
+        keymaps.push(transform.add_keymap(km, src, tgt).await?);
     }
     let fks = foreign_keys(tx, pipeline.target.app_schema.as_str()).await?;
     let mut checks = Checks::new(pipeline, fks, !options.skip_checks);
@@ -144,7 +158,8 @@ async fn in_transaction(
         env: pipeline.env.clone(),
         source: pipeline.source.url.to_string(),
         target: pipeline.target.url.to_string(),
-        schema,
+        schema: Some(schema),
+        privileges: vec![],
         keymaps,
         tables,
         checks: checks.results().to_vec(),
@@ -213,28 +228,4 @@ pub async fn reconcile(
     }
     apply_plan(tx, &prepared, migrations, &guard, options.allow_destructive).await?;
     Ok((guard, prepared.plan))
-}
-
-async fn build_keymap(
-    transform: &TransformSession,
-    km: &Keymap,
-    source: &CxReader,
-    target: &CxReader,
-) -> Result<KeymapSummary, Error> {
-    let src = blocking_query(source.clone(), km.source_query.clone(), km).await?;
-    let tgt = blocking_query(target.clone(), km.target_query.clone(), km).await?;
-    Ok(transform.add_keymap(km, src, tgt).await?)
-}
-
-async fn blocking_query(
-    reader: CxReader,
-    sql: String,
-    km: &Keymap,
-) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, Error> {
-    let what = format!("the keys of keymap {}", km.name);
-    let origin = km.origin.clone();
-    tokio::task::spawn_blocking(move || reader.query(&sql, &what, &origin))
-        .await
-        .map_err(|e| Error::Internal(format!("extract task: {e}")))?
-        .map_err(Error::from)
 }

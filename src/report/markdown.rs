@@ -22,7 +22,25 @@ pub fn render_markdown(report: &RunReport) -> String {
     let _ = writeln!(out, "- target: `{}`", report.target);
     let _ = writeln!(out, "- run id: `{}`", report.run_id);
     let _ = writeln!(out, "\n**Verdict:** {}\n", cell(&report.verdict()));
-    let _ = writeln!(out, "## Schema\n\n{}\n", cell(&report.schema.summary()));
+    if let Some(plan) = &report.schema {
+        let _ = writeln!(out, "## Schema\n\n{}\n", cell(&plan.summary()));
+    }
+    if !report.privileges.is_empty() {
+        let _ = writeln!(out, "## Missing privileges\n");
+        let _ = writeln!(out, "| privilege | on | needed for | grant |");
+        let _ = writeln!(out, "|---|---|---|---|");
+        for m in &report.privileges {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | `{}` |",
+                m.privilege,
+                cell(&m.on),
+                cell(&m.needed_for),
+                cell(&m.grant)
+            );
+        }
+        out.push('\n');
+    }
     if !report.keymaps.is_empty() {
         let _ = writeln!(out, "## Keymaps\n");
         let _ = writeln!(

@@ -14,6 +14,7 @@ use crate::checks::CheckResult;
 use crate::config::LoadMode;
 use crate::load::Comparison;
 use crate::schema::SchemaPlan;
+use crate::target::MissingPrivilege;
 use crate::transform::KeymapSummary;
 
 pub use html::render_html;
@@ -28,7 +29,11 @@ pub struct RunReport {
     /// Source and target as `postgresql://user@host:port/db` (never a password).
     pub source: String,
     pub target: String,
-    pub schema: SchemaPlan,
+    /// `None` when the pass could not begin (see `privileges`).
+    pub schema: Option<SchemaPlan>,
+    /// Rights the target's role lacks; a pass with any did nothing else.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub privileges: Vec<MissingPrivilege>,
     pub keymaps: Vec<KeymapSummary>,
     pub tables: Vec<TableReport>,
     /// Every check's violations, with a sample of rows.
@@ -72,6 +77,28 @@ impl TableReport {
 }
 
 impl RunReport {
+    /// A check that could not begin: the role lacks `privileges`.
+    pub fn cannot_begin(
+        pipeline: &crate::config::Pipeline,
+        run_id: String,
+        privileges: Vec<MissingPrivilege>,
+    ) -> Self {
+        RunReport {
+            pipeline: pipeline.name.clone(),
+            env: pipeline.env.clone(),
+            source: pipeline.source.url.to_string(),
+            target: pipeline.target.url.to_string(),
+            schema: None,
+            privileges,
+            keymaps: vec![],
+            tables: vec![],
+            checks: vec![],
+            dry_run: true,
+            run_id,
+            seconds: 0.0,
+        }
+    }
+
     /// Rows written across all tables: 0 on a repeated run.
     pub fn written(&self) -> u64 {
         self.tables.iter().map(TableReport::written).sum()
@@ -87,6 +114,12 @@ impl RunReport {
 
     /// One line: what a run would do (check) or did.
     pub fn verdict(&self) -> String {
+        if !self.privileges.is_empty() {
+            return format!(
+                "CANNOT CHECK: the target's role lacks {} privilege(s) (listed in this report); nothing was read or written",
+                self.privileges.len()
+            );
+        }
         let failed = self.failed_checks();
         let warned: u64 = self
             .checks

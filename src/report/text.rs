@@ -13,7 +13,15 @@ pub fn render_text(report: &RunReport) -> String {
         "pipeline {} (env {}): {} → {}",
         report.pipeline, report.env, report.source, report.target
     );
-    let _ = writeln!(out, "schema: {}", describe_plan(&report.schema));
+    if let Some(plan) = &report.schema {
+        let _ = writeln!(out, "schema: {}", describe_plan(plan));
+    }
+    if !report.privileges.is_empty() {
+        let _ = writeln!(out, "\nmissing privileges on the target:");
+        for m in &report.privileges {
+            let _ = writeln!(out, "  - {m}");
+        }
+    }
     for km in &report.keymaps {
         let by: Vec<String> = km
             .matched_by

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use tokio_postgres::GenericClient;
 
+use super::catalog::create_schema_if_missing;
 use super::ddl::qualified;
 use super::desired::desired_shapes;
 use super::guard::ReferenceGuard;
@@ -122,7 +123,7 @@ pub async fn apply_plan<C: GenericClient>(
         return Ok(());
     }
     let schema = quote(&plan.app_schema);
-    ensure_history_table(tx, &schema).await?;
+    ensure_history_table(tx, &plan.app_schema).await?;
     for step in &plan.steps {
         let started = Instant::now();
         match step {
@@ -163,19 +164,23 @@ pub async fn apply_plan<C: GenericClient>(
     Ok(())
 }
 
-async fn ensure_history_table<C: GenericClient>(tx: &C, schema: &str) -> Result<(), SchemaError> {
-    let history = quote(HISTORY_TABLE);
+async fn ensure_history_table<C: GenericClient>(
+    tx: &C,
+    app_schema: &str,
+) -> Result<(), SchemaError> {
+    let err = |e| SchemaError::db("creating the schema history table", &e);
+    create_schema_if_missing(tx, app_schema)
+        .await
+        .map_err(err)?;
+    let (schema, history) = (quote(app_schema), quote(HISTORY_TABLE));
     let setup = format!(
-        "CREATE SCHEMA IF NOT EXISTS {schema}; \
-         CREATE TABLE IF NOT EXISTS {schema}.{history} (\
+        "CREATE TABLE IF NOT EXISTS {schema}.{history} (\
            version bigint PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, \
            applied_at timestamptz NOT NULL DEFAULT now(), execution_ms bigint NOT NULL, success boolean NOT NULL, \
            kind text NOT NULL DEFAULT 'applied'); \
          ALTER TABLE {schema}.{history} ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'applied'"
     );
-    tx.batch_execute(setup.as_str())
-        .await
-        .map_err(|e| SchemaError::db("creating the schema history table", &e))
+    tx.batch_execute(setup.as_str()).await.map_err(err)
 }
 
 async fn run_sql<C: GenericClient>(

@@ -232,3 +232,25 @@ pub async fn local_foreign_keys<C: GenericClient>(
         })
         .collect())
 }
+
+/// Creates `schema` only when it does not exist: `CREATE SCHEMA IF NOT
+/// EXISTS` needs CREATE on the database even when the schema is there, and
+/// the app's role owns its schema without holding that right.
+pub async fn create_schema_if_missing<C: GenericClient>(
+    client: &C,
+    schema: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let exists: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+            &[&schema],
+        )
+        .await?
+        .get(0);
+    if !exists {
+        client
+            .batch_execute(&format!("CREATE SCHEMA {}", quote(schema)))
+            .await?;
+    }
+    Ok(())
+}

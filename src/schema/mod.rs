@@ -21,8 +21,8 @@ pub use apply::{apply_plan, prepare, HISTORY_TABLE};
 /// quarantine): never part of the app's schema, never reported as unmanaged.
 pub const PADETL_PREFIX: &str = "padetl_";
 pub use catalog::{
-    catalog_edges, droppable_indexes, foreign_keys, local_foreign_keys, orphan_rows, table_columns,
-    CatalogColumn, ForeignKey, ForeignKeyOrphans,
+    catalog_edges, create_schema_if_missing, droppable_indexes, foreign_keys, local_foreign_keys,
+    orphan_rows, table_columns, CatalogColumn, ForeignKey, ForeignKeyOrphans,
 };
 pub use ddl::literal;
 pub use guard::{reference_fingerprint, ReferenceGuard};

@@ -2,9 +2,11 @@
 //! a command works in ([`TargetSession`]).
 
 mod connect;
+mod privileges;
 mod session;
 
 pub use connect::{blames_the_sql, connect, describe, describe_db, query_error};
+pub use privileges::{privileges_of, require_privileges, MissingPrivilege, Need};
 pub use session::{Mode, TargetSession};
 
 #[derive(Debug, thiserror::Error)]
@@ -16,5 +18,10 @@ pub enum DbError {
         target: String,
         what: String,
         message: String,
+    },
+    #[error("{}", privileges::describe(target, missing))]
+    Privileges {
+        target: String,
+        missing: Vec<MissingPrivilege>,
     },
 }
