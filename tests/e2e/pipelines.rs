@@ -56,7 +56,7 @@ fn validate_never_prints_a_password() {
         .assert()
         .success()
         .stdout(
-            predicate::str::contains("qa-db.example")
+            predicate::str::contains("uk02vddb004.uk.makoglobal.com")
                 .and(predicate::str::contains("CHANGE_ME").not()),
         );
 }

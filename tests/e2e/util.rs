@@ -102,8 +102,12 @@ pub fn padetl_bare() -> Command {
 /// of every row of every table in it, except the run ledger (`padetl_runs`),
 /// which records every run, failed or not, by design.
 pub fn schema_fingerprint(db: &str, schema: &str) -> String {
-    let mut c = client(db);
-    let catalog = catalog_fingerprint(db, schema);
+    schema_fingerprint_of(&mut client(db), schema)
+}
+
+/// [`schema_fingerprint`] over any connection (the QA-like server's too).
+pub fn schema_fingerprint_of(c: &mut Client, schema: &str) -> String {
+    let catalog = catalog_fingerprint_of(c, schema);
     let tables: Vec<String> = c
         .query(
             "SELECT tablename::text FROM pg_tables WHERE schemaname = $1 AND tablename <> 'padetl_runs' ORDER BY 1",
@@ -126,8 +130,11 @@ pub fn schema_fingerprint(db: &str, schema: &str) -> String {
 /// definition and whether validated), indexes, and their comments, except
 /// the run ledger's.
 pub fn catalog_fingerprint(db: &str, schema: &str) -> String {
-    client(db)
-        .query_one(
+    catalog_fingerprint_of(&mut client(db), schema)
+}
+
+fn catalog_fingerprint_of(c: &mut Client, schema: &str) -> String {
+    c.query_one(
             "WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = $1) \
              SELECT coalesce(md5(string_agg(x, '|' ORDER BY x)), '') FROM ( \
                SELECT format('col %s.%s %s %s %s', table_name, column_name, data_type, is_nullable, column_default) AS x \
