@@ -115,6 +115,11 @@ CREATE INDEX pad_request_employee_id_idx ON pad_request (employee_id);
 CREATE INDEX pad_execution_request_id_idx ON pad_execution (request_id);
 CREATE INDEX pad_breach_request_id_idx ON pad_breach (request_id);
 CREATE INDEX audit_log_entity_idx ON audit_log (entity_type, entity_id);
+-- The app's (and its dashboard's) lookups: requests by status and by
+-- security, audit entries by actor.
+CREATE INDEX pad_request_status_idx ON pad_request (status);
+CREATE INDEX pad_request_security_id_idx ON pad_request (security_id);
+CREATE INDEX audit_log_actor_id_idx ON audit_log (actor_id);
 
 -- The helpers belong to this migration only.
 DROP FUNCTION pg_temp.padetl_json_or_raw(text);
