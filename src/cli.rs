@@ -44,10 +44,28 @@ pub enum Command {
     Validate(PipelineArgs),
     /// Seed a local legacy source and dev target, then run pipelines/dev.toml.
     Demo(DemoArgs),
+    /// Read-only web dashboard over the target environment (requests with
+    /// their employees and securities as the target's reference data has
+    /// them, approvals, executions, breaches, audit log, runs, quarantine).
+    Serve(ServeArgs),
     /// Benchmark on generated data: COPY pipe, pgloader (if installed) and
     /// padetl with and without checks, into fresh databases; writes
     /// Markdown and JSON results.
     Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub target: PipelineArgs,
+    /// Address to listen on. The default answers this machine only; any
+    /// other is reachable by whoever can reach it, and there is no login.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// A host name (with port) the dashboard may be reached by, besides the
+    /// bound address (e.g. dash.example:8080 behind a tunnel or proxy).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub allow_host: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +173,7 @@ pub async fn execute(cli: Cli) -> Result<u8, Error> {
         Command::Migrate(args) => cmd::migrate::migrate(args, &ctx).await,
         Command::Validate(args) => cmd::plan::validate(args, &ctx),
         Command::Demo(args) => cmd::demo::demo(args, &ctx).await,
+        Command::Serve(args) => cmd::serve::serve(args, &ctx).await,
         Command::Bench(args) => cmd::bench::bench_command(args, &ctx).await,
     }
 }

@@ -14,6 +14,7 @@
 //! - [`load`]: Arrow → binary COPY, staging, merge, bulk loads;
 //! - `report`: the run report, its renderings and progress; `ledger`: every pass recorded;
 //! - `flow`: one pass of the flow (run, check, verify) in one transaction;
+//! - `serve`: the read-only dashboard over the target;
 //! - `cmd`: one file per command; [`cli`] parses and dispatches, [`error`] maps exit codes.
 
 pub mod checks;
@@ -28,6 +29,7 @@ pub mod load;
 mod pg;
 mod report;
 mod schema;
+mod serve;
 mod target;
 pub mod transform;
 

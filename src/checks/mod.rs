@@ -27,7 +27,7 @@ use crate::schema::ForeignKey;
 use crate::transform::{TransformError, TransformSession};
 
 /// One check's result over the run.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CheckResult {
     pub name: String,
     pub table: String,
@@ -39,7 +39,7 @@ pub struct CheckResult {
 }
 
 /// One violating row, for the report.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Violation {
     pub key: i64,
     pub detail: String,

@@ -8,6 +8,7 @@ pub(crate) mod demo;
 pub(crate) mod migrate;
 pub(crate) mod plan;
 pub(crate) mod run;
+pub(crate) mod serve;
 pub(crate) mod verify;
 
 use crate::cli::PipelineArgs;

@@ -122,7 +122,7 @@ pub struct TableSpec {
 }
 
 /// How staged rows reach a table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadMode {
     /// Insert new keys, update changed rows, leave equal rows alone.
@@ -177,7 +177,7 @@ mod tests {
 }
 
 /// What happens to the rows a check finds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Policy {
     /// The run stops before anything is committed; `check` exits 1.

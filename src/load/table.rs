@@ -46,7 +46,7 @@ pub struct UniqueFound {
 
 /// `verify`'s comparison of the staged (transformed source) rows with the
 /// table's rows of the same keys.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Comparison {
     /// `rows:sum of row hashes` over the loaded columns, order-independent.
     pub source_checksum: String,

@@ -3,9 +3,28 @@
 
 use super::{render_markdown, RunReport};
 
-/// Renders `report` as HTML. The Markdown report is the single source of its
-/// content; this turns its headings, lists and tables into HTML.
+/// Renders `report` as one self-contained HTML file.
 pub fn render_html(report: &RunReport) -> String {
+    let status = if report.failed_checks().is_empty() {
+        "ok"
+    } else {
+        "fail"
+    };
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>padetl {} {}</title><style>{STYLE}</style></head>\
+         <body class=\"{status}\">\n{}</body></html>\n",
+        report.pipeline,
+        report.env,
+        render_html_body(report)
+    )
+}
+
+/// The report's content as HTML elements, every value escaped: the body
+/// of [`render_html`], and of a run's page on the dashboard. The Markdown
+/// report is the single source of its content; this turns its headings,
+/// lists and tables into HTML.
+pub fn render_html_body(report: &RunReport) -> String {
     let markdown = render_markdown(report);
     let mut body = String::new();
     let mut in_table = false;
@@ -57,17 +76,7 @@ pub fn render_html(report: &RunReport) -> String {
     if in_list {
         body.push_str("</ul>\n");
     }
-    let status = if report.failed_checks().is_empty() {
-        "ok"
-    } else {
-        "fail"
-    };
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>padetl {} {}</title><style>{STYLE}</style></head>\
-         <body class=\"{status}\">\n{body}</body></html>\n",
-        report.pipeline, report.env
-    )
+    body
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;max-width:80em;color:#222}\

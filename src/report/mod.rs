@@ -17,12 +17,12 @@ use crate::schema::SchemaPlan;
 use crate::target::MissingPrivilege;
 use crate::transform::KeymapSummary;
 
-pub use html::render_html;
+pub use html::{render_html, render_html_body};
 pub use markdown::render_markdown;
 pub use text::render_text;
 
 /// The outcome of one `run` (or the demo's run).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RunReport {
     pub pipeline: String,
     pub env: String,
@@ -47,7 +47,7 @@ pub struct RunReport {
 
 /// One table's counts.
 /// `read = inserted + updated + unchanged + rejected + quarantined`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct TableReport {
     pub table: String,
     pub mode: LoadMode,

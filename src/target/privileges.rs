@@ -13,7 +13,7 @@ use super::{query_error, DbError};
 use crate::config::{quote, Pipeline};
 
 /// A grant the role lacks.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MissingPrivilege {
     /// The right, e.g. `TEMPORARY`.
     pub privilege: String,

@@ -28,7 +28,7 @@ const SCHEMAS: [&str; 6] = [
 ];
 
 /// Counts of one keymap, for the report.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct KeymapSummary {
     pub name: String,
     pub source_rows: u64,

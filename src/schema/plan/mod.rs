@@ -18,7 +18,7 @@ pub use decide::{plan_schema, Facts, PlanInput};
 pub use lineage::null_probes;
 
 /// What reconciling will do, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SchemaPlan {
     pub app_schema: String,
     /// The last migration's version.
@@ -39,7 +39,7 @@ pub struct SchemaPlan {
     pub unmanaged: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
     /// Every table equals the last version.
@@ -53,7 +53,7 @@ pub enum Action {
     Repair,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct TablePlan {
     /// The table's name at the last version.
     pub table: String,
@@ -68,7 +68,7 @@ pub struct TablePlan {
     pub foreign_references: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TableState {
     Matches,
@@ -88,7 +88,7 @@ impl std::fmt::Display for TableState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
     /// Run a migration file as written.
@@ -119,7 +119,7 @@ impl Step {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Change {
     pub table: String,
     pub change: String,
@@ -130,7 +130,7 @@ pub struct Change {
     pub sql: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotApplied {
     /// Destructive: needs `--allow-destructive`.
