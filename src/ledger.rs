@@ -41,6 +41,7 @@ impl Ledger {
                started_at timestamptz NOT NULL DEFAULT now(), finished_at timestamptz, \
                status text NOT NULL, error text, tables jsonb, checks jsonb, report jsonb, \
                reference_fingerprint text); \
+             ALTER TABLE {table} ADD COLUMN IF NOT EXISTS transaction_id bigint; \
              COMMIT"
         );
         let err = |e| query_error(url, "creating the run ledger", &e);
@@ -88,6 +89,7 @@ impl Ledger {
             Err(Error::ChecksFailed(_)) => ("checks_failed", Some(outcome_error(outcome)), None),
             Err(_) => ("failed", Some(outcome_error(outcome)), None),
         };
+        let transaction = report.and_then(|r| r.transaction);
         let json = |v: serde_json::Value| v.to_string();
         let (tables, checks, whole) = match report {
             Some(r) => (
@@ -102,11 +104,18 @@ impl Ledger {
                 &format!(
                     "UPDATE {} SET finished_at = now(), status = $2, error = $3, \
                      tables = $4::text::jsonb, checks = $5::text::jsonb, report = $6::text::jsonb, \
-                     reference_fingerprint = $7 WHERE id = $1",
+                     reference_fingerprint = $7, transaction_id = $8 WHERE id = $1",
                     self.table
                 ),
                 &[
-                    &self.id, &status, &error, &tables, &checks, &whole, &reference,
+                    &self.id,
+                    &status,
+                    &error,
+                    &tables,
+                    &checks,
+                    &whole,
+                    &reference,
+                    &transaction,
                 ],
             )
             .await
@@ -155,4 +164,37 @@ fn os_user() -> Option<String> {
     std::env::var("USER")
         .or_else(|_| std::env::var("USERNAME"))
         .ok()
+}
+
+/// The transaction ids (64-bit) of every successful run on this app
+/// schema, oldest first: the rows they wrote are padetl's.
+pub async fn padetl_transactions(
+    client: &Client,
+    pipeline: &Pipeline,
+) -> Result<Vec<i64>, tokio_postgres::Error> {
+    let table = format!(
+        "{}.{}",
+        pipeline.target.app_schema.quoted(),
+        quote(LEDGER_TABLE)
+    );
+    let exists: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'transaction_id' AND NOT attisdropped)",
+            &[&table],
+        )
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(vec![]);
+    }
+    let rows = client
+        .query(
+            &format!(
+                "SELECT transaction_id FROM {table} WHERE command = 'run' AND status = 'succeeded' \
+                 AND transaction_id IS NOT NULL ORDER BY transaction_id"
+            ),
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }

@@ -19,10 +19,11 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use serde_json::{Map, Value};
 
-pub use sql::unique_violations_sql;
-use sql::{follows_parent_sql, page_check_sql};
+use sql::{follows_parent_sql, identity_violations_sql, page_check_sql, unique_violations_sql};
 
-use crate::config::{CheckKind, CheckSpec, Pipeline, Policy, TableSpec};
+use crate::config::{
+    CheckKind, CheckSpec, Ident, Pipeline, Policy, QualifiedName, TableSpec, TargetChange,
+};
 use crate::schema::ForeignKey;
 use crate::transform::{TransformError, TransformSession};
 
@@ -56,14 +57,38 @@ pub struct QuarantinedRow {
     pub row: Value,
 }
 
-/// A `unique` check of one table, which the load runs on its staging table.
+/// A check of one table that the load runs on its staging table: `unique`
+/// (within the load and against the target) or the built-in identity
+/// check (a loaded row whose key the target holds as another entity).
 #[derive(Debug, Clone)]
 pub struct StageCheck {
     /// Position among the pipeline's checks.
     index: usize,
     pub name: String,
-    pub column: String,
     pub policy: Policy,
+    kind: StageKind,
+}
+
+#[derive(Debug, Clone)]
+enum StageKind {
+    Unique(Ident),
+    Identity(Vec<Ident>),
+}
+
+impl StageCheck {
+    /// The check's query over the stage: `(key, detail, other)`.
+    pub fn violations(&self, stage: &str, table: &QualifiedName, key: &str) -> String {
+        match &self.kind {
+            StageKind::Unique(column) => unique_violations_sql(stage, table, key, column.as_str()),
+            StageKind::Identity(columns) => identity_violations_sql(stage, table, key, columns),
+        }
+    }
+
+    /// Only compares with the rows already in the target: a table that was
+    /// empty when its load began cannot violate it.
+    pub fn needs_target_rows(&self) -> bool {
+        matches!(self.kind, StageKind::Identity(_))
+    }
 }
 
 /// A violating row with its detail and the row itself, for the report.
@@ -104,12 +129,15 @@ pub struct PageOutcome {
 const MASK: &str = "***";
 
 impl Checks {
-    /// `enabled = false` evaluates nothing (benchmarks): no check, no quarantine.
+    /// `enabled = false` leaves the pipeline's checks out (benchmarks); the
+    /// identity checks of tables that declare one always run: they keep a
+    /// run from writing over another entity's row.
     pub fn new(pipeline: &Pipeline, foreign_keys: Vec<ForeignKey>, enabled: bool) -> Self {
-        let specs = match enabled {
+        let mut specs = match enabled {
             true => pipeline.checks.clone(),
             false => vec![],
         };
+        specs.extend(pipeline.tables.iter().filter_map(identity_check));
         let results = specs
             .iter()
             .map(|c| CheckResult {
@@ -225,14 +253,18 @@ impl Checks {
             .iter()
             .enumerate()
             .filter(|(_, c)| c.table.as_str() == table)
-            .filter_map(|(index, c)| match &c.kind {
-                CheckKind::Unique { column } => Some(StageCheck {
+            .filter_map(|(index, c)| {
+                let kind = match &c.kind {
+                    CheckKind::Unique { column } => StageKind::Unique(column.clone()),
+                    CheckKind::Identity { columns } => StageKind::Identity(columns.clone()),
+                    _ => return None,
+                };
+                Some(StageCheck {
                     index,
                     name: c.name.to_string(),
-                    column: column.to_string(),
                     policy: c.policy,
-                }),
-                _ => None,
+                    kind,
+                })
             })
             .collect()
     }
@@ -253,6 +285,48 @@ impl Checks {
             .entry(table.to_string())
             .or_default()
             .extend(finding.moved);
+    }
+
+    /// Records the rows of `spec`'s table that changed in the target since
+    /// padetl wrote them and that the source would change too, as a finding
+    /// whose policy is the table's `on_target_change` (fail stops the run);
+    /// returns how many the run leaves as the target has them.
+    pub fn record_target_changes(
+        &mut self,
+        spec: &TableSpec,
+        total: u64,
+        sample: Vec<SampledRow>,
+    ) -> u64 {
+        if total == 0 {
+            return 0;
+        }
+        let (policy, what) = match spec.on_target_change {
+            TargetChange::Fail => (Policy::Fail, "not written: the run stops"),
+            TargetChange::TargetWins => (Policy::Warn, "left as the target has it"),
+            TargetChange::SourceWins => (Policy::Warn, "the source's version written over it"),
+        };
+        let index = self.results.len();
+        self.results.push(CheckResult {
+            name: format!("{}_changed_in_target", spec.name),
+            table: spec.name.to_string(),
+            kind: "changed_in_target".into(),
+            policy,
+            violations: 0,
+            sample: vec![],
+        });
+        let violations: Vec<(i64, String)> = sample
+            .iter()
+            .map(|s| (s.key, format!("{}; {what}", s.detail)))
+            .collect();
+        let rows: BTreeMap<i64, Map<String, Value>> =
+            sample.into_iter().map(|s| (s.key, s.row)).collect();
+        self.record(index, &violations, &rows);
+        let unsampled = total.saturating_sub(violations.len() as u64);
+        self.results[index].violations += unsampled;
+        match spec.on_target_change {
+            TargetChange::TargetWins => total,
+            _ => 0,
+        }
     }
 
     /// Whether `table` has a row-count check (which needs its rows before the load).
@@ -334,15 +408,12 @@ impl Checks {
     ) {
         let room = self.sample_rows;
         let masked = |row: &Map<String, Value>| -> Map<String, Value> {
-            row.iter()
-                .map(|(k, v)| {
-                    let v = match self.mask.contains(k) && !v.is_null() {
-                        true => Value::String(MASK.into()),
-                        false => v.clone(),
-                    };
-                    (k.clone(), v)
-                })
-                .collect()
+            let mut row = Value::Object(row.clone());
+            mask_keys(&mut row, &self.mask);
+            match row {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            }
         };
         let mut sample = Vec::new();
         let have = self.results[index].sample.len();
@@ -392,6 +463,40 @@ impl Checks {
             sample: vec![],
         });
         self.results.len() - 1
+    }
+}
+
+/// The built-in identity check of a table that declares `identity`.
+fn identity_check(spec: &TableSpec) -> Option<CheckSpec> {
+    if spec.identity.is_empty() {
+        return None;
+    }
+    let name = Ident::parse(&format!("{}_identity", spec.name)).ok()?;
+    Some(CheckSpec {
+        name,
+        table: spec.name.clone(),
+        kind: CheckKind::Identity {
+            columns: spec.identity.clone(),
+        },
+        policy: spec.collision,
+    })
+}
+
+/// Masks the values of `keys` at any depth (a sample may hold a row and,
+/// beside it, the target's row).
+fn mask_keys(value: &mut Value, keys: &[String]) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if keys.contains(k) && !v.is_null() {
+                    *v = Value::String(MASK.into());
+                } else {
+                    mask_keys(v, keys);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| mask_keys(v, keys)),
+        _ => {}
     }
 }
 

@@ -68,7 +68,7 @@ pub fn page_check_sql(check: &CheckSpec, spec: &TableSpec) -> Option<String> {
         CheckKind::Sql { query } => Some(format!(
             "SELECT CAST(q.{key} AS BIGINT) AS key, 'returned by the check''s query' AS detail FROM ({query}) q"
         )),
-        CheckKind::Unique { .. } | CheckKind::RowCount { .. } => None,
+        CheckKind::Unique { .. } | CheckKind::RowCount { .. } | CheckKind::Identity { .. } => None,
     }
 }
 
@@ -101,15 +101,47 @@ pub fn unique_violations_sql(
     );
     let stage = format!("pg_temp.{}", quote(stage));
     format!(
-        "SELECT s.{k}::bigint AS key, concat({label}, s.{c}::text, ' is loaded ', d.n, ' times') AS detail \
+        "SELECT s.{k}::bigint AS key, concat({label}, s.{c}::text, ' is loaded ', d.n, ' times') AS detail, NULL::jsonb AS other \
            FROM {stage} s JOIN (SELECT {c} AS v, count(*) AS n FROM {stage} \
              WHERE {c} IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d ON d.v = s.{c} \
          UNION ALL \
-         SELECT s.{k}::bigint, concat({label}, s.{c}::text, ' is already in the table, key ', t.{k}::text) \
+         SELECT s.{k}::bigint, concat({label}, s.{c}::text, ' is already in the table, key ', t.{k}::text), NULL::jsonb \
            FROM {stage} s JOIN {target} t ON t.{c} = s.{c} AND t.{k} <> s.{k} \
           WHERE NOT EXISTS (SELECT 1 FROM {stage} s2 WHERE s2.{k} = t.{k} \
                               AND s2.{c} IS DISTINCT FROM t.{c}) \
          ORDER BY 1",
+        target = table.quoted()
+    )
+}
+
+/// Staged rows whose key the target holds as another entity (its `columns`
+/// differ): `(key, detail, the target's row)`. Such a row is never an
+/// update: the target's row is someone else's (the app's, most likely).
+pub fn identity_violations_sql(
+    stage: &str,
+    table: &QualifiedName,
+    key: &str,
+    columns: &[Ident],
+) -> String {
+    let k = quote(key);
+    let side = |alias: &str| {
+        let cols: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{alias}.{}", c.quoted()))
+            .collect();
+        cols.join(", ")
+    };
+    let names: Vec<&str> = columns.iter().map(Ident::as_str).collect();
+    let label = sql_literal(&format!(" is ({}) ", names.join(", ")));
+    format!(
+        "SELECT s.{k}::bigint AS key, \
+                concat('key ', s.{k}::text, {label}, ROW({s})::text, ' here but ', ROW({t})::text, ' in the target') AS detail, \
+                to_jsonb(t) AS other \
+         FROM pg_temp.{stage} s JOIN {target} t ON t.{k} = s.{k} \
+         WHERE ({s}) IS DISTINCT FROM ({t}) ORDER BY 1",
+        s = side("s"),
+        t = side("t"),
+        stage = quote(stage),
         target = table.quoted()
     )
 }
@@ -134,6 +166,9 @@ mod tests {
             transform_sql: String::new(),
             mode: LoadMode::Upsert,
             origin: "p.toml:1".into(),
+            identity: vec![],
+            collision: Policy::Fail,
+            on_target_change: crate::config::TargetChange::Fail,
         }
     }
 

@@ -16,7 +16,7 @@ mod url;
 pub use error::{ConfigError, Problem};
 pub use model::{
     CheckKind, CheckSpec, Keymap, LoadMode, Pipeline, Policy, SourceConfig, TableSpec,
-    TargetConfig, Timeout,
+    TargetChange, TargetConfig, Timeout,
 };
 pub use names::{quote, Ident, QualifiedName, TableName};
 pub use resolve::load_pipeline;

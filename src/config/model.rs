@@ -54,6 +54,8 @@ pub struct TargetConfig {
     pub lock_timeout: Timeout,
     /// `statement_timeout` for the run's transaction.
     pub statement_timeout: Timeout,
+    /// Where the app's own ids start in the target (see `[target]`).
+    pub app_ids_from: Option<i64>,
 }
 
 /// A Postgres duration setting such as `60s`, `15min` or `0` (no limit),
@@ -119,6 +121,39 @@ pub struct TableSpec {
     pub mode: LoadMode,
     /// `file:line` of its `[[tables]]` entry, for messages about its query.
     pub origin: String,
+    /// Columns that say which entity a row is; empty: none declared.
+    pub identity: Vec<Ident>,
+    /// What a collision (same key, other identity) does: fail or quarantine.
+    pub collision: Policy,
+    /// What a run does with a row changed in the target since padetl wrote it.
+    pub on_target_change: TargetChange,
+}
+
+/// What a run does with a row the target changed since padetl wrote it and
+/// the source would change too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetChange {
+    /// Stop before writing anything (exit 1), naming the rows.
+    #[default]
+    Fail,
+    /// Write the source's version over the target's (counted).
+    SourceWins,
+    /// Keep the target's version (counted).
+    TargetWins,
+}
+
+impl TargetChange {
+    pub const NAMES: [&'static str; 3] = ["fail", "source_wins", "target_wins"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "fail" => Some(TargetChange::Fail),
+            "source_wins" => Some(TargetChange::SourceWins),
+            "target_wins" => Some(TargetChange::TargetWins),
+            _ => None,
+        }
+    }
 }
 
 /// How staged rows reach a table.
@@ -254,6 +289,11 @@ pub enum CheckKind {
         min_rows: Option<u64>,
         not_shrink: bool,
     },
+    /// Built in for a table with `identity`: a loaded row whose key the
+    /// target holds with another identity.
+    Identity {
+        columns: Vec<Ident>,
+    },
 }
 
 impl CheckKind {
@@ -277,6 +317,7 @@ impl CheckKind {
             CheckKind::Range { .. } => "range",
             CheckKind::Sql { .. } => "sql",
             CheckKind::RowCount { .. } => "row_count",
+            CheckKind::Identity { .. } => "identity",
         }
     }
 }

@@ -50,6 +50,9 @@ pub struct RawTarget {
     pub lock_timeout: Option<String>,
     /// Longest any one statement may run (e.g. `1h`).
     pub statement_timeout: Option<String>,
+    /// Ids the app hands out in the target start here, beyond any the
+    /// source will reach: padetl moves each table's identity there.
+    pub app_ids_from: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -138,6 +141,15 @@ pub struct RawTable {
     pub sql: Option<String>,
     /// `upsert` (default), `insert` or `replace`.
     pub mode: Option<String>,
+    /// Columns that say which entity a row is (e.g. `["reference_id"]`): a
+    /// loaded row whose key the target holds with another identity is a
+    /// collision, never an update.
+    pub identity: Option<Vec<String>>,
+    /// What a collision does: `fail` (default) or `quarantine`.
+    pub collision: Option<String>,
+    /// A row changed in the target since padetl wrote it, that the source
+    /// would change too: `fail` (default), `source_wins` or `target_wins`.
+    pub on_target_change: Option<String>,
 }
 
 /// Merges `over` onto `base` field by field: the environment's file wins over its includes.
@@ -156,6 +168,7 @@ pub fn merge(mut base: RawPipeline, over: RawPipeline) -> RawPipeline {
         migrations: o.migrations.or(b.migrations),
         lock_timeout: o.lock_timeout.or(b.lock_timeout),
         statement_timeout: o.statement_timeout.or(b.statement_timeout),
+        app_ids_from: o.app_ids_from.or(b.app_ids_from),
     });
     base.settings = merge_opt(base.settings, over.settings, |b, o| RawSettings {
         batch_size: o.batch_size.or(b.batch_size),
@@ -219,6 +232,9 @@ pub fn merge(mut base: RawPipeline, over: RawPipeline) -> RawPipeline {
                     key: o.key.or(old.key),
                     sql: o.sql.or(old.sql),
                     mode: o.mode.or(old.mode),
+                    identity: o.identity.or(old.identity),
+                    collision: o.collision.or(old.collision),
+                    on_target_change: o.on_target_change.or(old.on_target_change),
                 };
             }
             None => base.tables.push(o),

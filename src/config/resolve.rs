@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use super::env::{interpolate, EnvVars, InterpolateError};
 use super::error::{ConfigError, Problem};
 use super::load::{read_pipeline_files, LoadedFiles};
-use super::model::{Keymap, LoadMode, Pipeline, SourceConfig, TableSpec, TargetConfig, Timeout};
+use super::model::{
+    Keymap, LoadMode, Pipeline, Policy, SourceConfig, TableSpec, TargetChange, TargetConfig,
+    Timeout,
+};
 use super::names::{quote, Ident, QualifiedName};
 use super::raw::{RawKeymap, RawTable};
 use super::settings::{Bounded, BATCH_SIZE, READERS, SAMPLE_ROWS};
@@ -223,6 +226,7 @@ impl Resolver<'_> {
                 migrations_dir,
                 lock_timeout: lock_timeout?,
                 statement_timeout: statement_timeout?,
+                app_ids_from: self.app_ids_from(target_raw.and_then(|t| t.app_ids_from)),
             },
             batch_size,
             readers,
@@ -254,6 +258,18 @@ impl Resolver<'_> {
             );
         }
         dir
+    }
+
+    fn app_ids_from(&mut self, value: Option<i64>) -> Option<i64> {
+        let value = value?;
+        if value < 2 {
+            self.problem_at(
+                "app_ids_from",
+                format!("`app_ids_from` must be a whole number of 2 or more (found {value})"),
+            );
+            return None;
+        }
+        Some(value)
     }
 
     /// A bounded whole-number setting of `[settings]`, or its default.
@@ -455,6 +471,7 @@ impl Resolver<'_> {
             &format!("name = \"{}\"", t.name),
             &format!("\"{}\"", t.name),
         ]);
+        let (identity, collision, on_target_change) = self.sharing(t)?;
         Some(TableSpec {
             name: name?,
             source_query,
@@ -464,7 +481,50 @@ impl Resolver<'_> {
             transform_sql,
             mode: mode?,
             origin,
+            identity,
+            collision,
+            on_target_change,
         })
+    }
+
+    /// How a table shares the target with the app: its identity columns, what
+    /// a collision does, what a change in the target does.
+    fn sharing(&mut self, t: &RawTable) -> Option<(Vec<Ident>, Policy, TargetChange)> {
+        let declared = t.identity.clone().unwrap_or_default();
+        let identity: Vec<Ident> = declared
+            .iter()
+            .filter_map(|c| self.ident(c, &format!("table `{}` identity", t.name)))
+            .collect();
+        let collision_raw = t.collision.as_deref().unwrap_or("fail");
+        let collision = match Policy::parse(collision_raw) {
+            Some(p @ (Policy::Fail | Policy::Quarantine)) => Some(p),
+            _ => {
+                self.problem_at(
+                    "collision",
+                    format!(
+                        "table `{}`: collision `{collision_raw}` must be fail or quarantine (a row that would overwrite another entity is never just loaded)",
+                        t.name
+                    ),
+                );
+                None
+            }
+        };
+        let change_raw = t.on_target_change.as_deref().unwrap_or("fail");
+        let on_target_change = TargetChange::parse(change_raw).or_else(|| {
+            self.problem_at(
+                "on_target_change",
+                format!(
+                    "table `{}`: on_target_change `{change_raw}` is not one of {}",
+                    t.name,
+                    TargetChange::NAMES.join(", ")
+                ),
+            );
+            None
+        });
+        if identity.len() != declared.len() {
+            return None;
+        }
+        Some((identity, collision?, on_target_change?))
     }
 }
 

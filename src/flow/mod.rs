@@ -11,18 +11,18 @@ use std::time::Instant;
 use tokio_postgres::Client;
 
 use crate::checks::Checks;
-use crate::config::Pipeline;
+use crate::config::{Pipeline, TableSpec};
 use crate::error::Error;
 use crate::extract::{source_keys, target_keys, CxReader};
-use crate::ledger::Ledger;
-use crate::load::load_order;
+use crate::ledger::{padetl_transactions, Ledger};
+use crate::load::{load_order, Provenance, Sharing};
 use crate::report::progress::Progress;
 use crate::report::RunReport;
 use crate::schema::{
     apply_plan, foreign_keys, load_migrations, prepare, reference_fingerprint, Migration,
     ReferenceGuard, SchemaPlan,
 };
-use crate::target::{connect, privileges_of, DbError, Mode, Need, TargetSession};
+use crate::target::{connect, privileges_of, query_error, DbError, Mode, Need, TargetSession};
 use crate::transform::TransformSession;
 
 use self::table::TableStep;
@@ -122,6 +122,7 @@ async fn in_transaction(
     }
     let fks = foreign_keys(tx, pipeline.target.app_schema.as_str()).await?;
     let mut checks = Checks::new(pipeline, fks, !options.skip_checks);
+    let shared = SharedTarget::read(tx, pipeline).await?;
     let mut tables = Vec::new();
     let mut loads = Vec::new();
     for spec in load_order(tx, pipeline).await? {
@@ -132,6 +133,7 @@ async fn in_transaction(
             spec,
             mode,
             run_id: &run_id,
+            shared: &shared,
         };
         let (report, loaded) = step.load(&mut checks, &source, progress).await?;
         tables.push(report);
@@ -163,9 +165,61 @@ async fn in_transaction(
         keymaps,
         tables,
         checks: checks.results().to_vec(),
+        notes: id_spaces_note(&loads).into_iter().collect(),
+        transaction: Some(shared.transaction),
         dry_run: !mode.writes(),
         run_id,
         seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// What the loads need to know about the target they share with the app.
+pub(super) struct SharedTarget {
+    /// This run's transaction.
+    pub transaction: i64,
+    /// `None` before padetl's first successful run on this target.
+    pub provenance: Option<Provenance>,
+}
+
+impl SharedTarget {
+    async fn read(tx: &Client, pipeline: &Pipeline) -> Result<Self, Error> {
+        let url = &pipeline.target.url;
+        let transaction: i64 = tx
+            .query_one("SELECT pg_current_xact_id()::text::bigint", &[])
+            .await
+            .map_err(|e| query_error(url, "reading the run's transaction id", &e))?
+            .get(0);
+        let earlier = padetl_transactions(tx, pipeline)
+            .await
+            .map_err(|e| query_error(url, "reading the run ledger", &e))?;
+        let provenance = earlier.first().copied().map(|first| Provenance {
+            transactions: earlier.iter().copied().chain([transaction]).collect(),
+            first,
+        });
+        Ok(SharedTarget {
+            transaction,
+            provenance,
+        })
+    }
+
+    /// What `spec`'s load needs of it.
+    pub fn sharing(&self, pipeline: &Pipeline, spec: &TableSpec) -> Sharing {
+        Sharing {
+            on_change: spec.on_target_change,
+            provenance: self.provenance.clone(),
+            app_ids_from: pipeline.target.app_ids_from,
+        }
+    }
+}
+
+/// Without `app_ids_from`, where the app's new ids and the source's meet.
+fn id_spaces_note(loads: &[table::Loaded]) -> Option<String> {
+    let tables: Vec<&str> = loads.iter().filter_map(|l| l.id_note.as_deref()).collect();
+    (!tables.is_empty()).then(|| {
+        format!(
+            "the app's new rows take ids the legacy source hands out too ({}): a row the app creates and one the source creates can get the same id, a collision. Set [target] app_ids_from (e.g. 100000000) to keep them apart (docs/sharing.md)",
+            tables.join("; ")
+        )
     })
 }
 

@@ -22,10 +22,12 @@ use crate::target::Mode;
 use crate::transform::{split_rejected, Rejections, TransformError, TransformSession};
 
 /// What a loaded table leaves for the end of the run.
-pub(super) struct Loaded {
+pub(crate) struct Loaded {
     pub delete: Option<PendingDelete>,
     /// Rows before the load, for tables with a row-count check.
     pub rows_before: Option<i64>,
+    /// What `check` says about the table's ids and the app's.
+    pub id_note: Option<String>,
 }
 
 /// Loading one table inside the run's transaction.
@@ -36,6 +38,7 @@ pub(super) struct TableStep<'a> {
     pub spec: &'a TableSpec,
     pub mode: Mode,
     pub run_id: &'a str,
+    pub shared: &'a super::SharedTarget,
 }
 
 /// A table's load between its pages: the open load, what the pages left.
@@ -47,6 +50,8 @@ struct Open<'a> {
     /// One source reader per key range.
     ranges: Vec<KeyRange>,
     started: Instant,
+    /// Where the table's ids and the source's meet, for `check`'s note.
+    id_note: Option<String>,
 }
 
 /// What the pages of one table produced besides the rows loaded.
@@ -83,9 +88,12 @@ impl<'a> TableStep<'a> {
             .await
             .map_err(|e| Error::Internal(format!("count task: {e}")))??;
         let bar = progress.table(spec.name.as_str(), count.rows);
+        // Identity checks compare with rows already there: an empty table
+        // can still take its rows by COPY directly.
+        let stage_checks = checks.stage_checks(spec.name.as_str());
         let path = LoadPath {
             dry: !self.mode.writes(),
-            stage_checks: !checks.stage_checks(spec.name.as_str()).is_empty(),
+            stage_checks: stage_checks.iter().any(|c| !c.needs_target_rows()),
         };
         let load = TableLoad::begin(
             self.tx,
@@ -93,6 +101,7 @@ impl<'a> TableStep<'a> {
             spec.key.as_str(),
             spec.mode,
             path,
+            self.shared.sharing(pipeline, spec),
         )
         .await?;
         // A full count of the table, only for its row-count checks.
@@ -100,6 +109,7 @@ impl<'a> TableStep<'a> {
             true => Some(load.target_rows().await?),
             false => None,
         };
+        let id_note = self.id_spaces(&count, &load).await?;
         let ranges = partitions(&count, pipeline.readers, pipeline.batch_size);
         Ok(Open {
             load,
@@ -108,7 +118,38 @@ impl<'a> TableStep<'a> {
             rows_before,
             ranges,
             started,
+            id_note,
         })
+    }
+
+    /// The source's ids and the app's apart: a source that already reaches
+    /// `app_ids_from` is refused; without `app_ids_from`, `check` says that
+    /// the target's identity hands out ids the source hands out too.
+    async fn id_spaces(
+        &self,
+        count: &SourceCount,
+        load: &TableLoad<'a>,
+    ) -> Result<Option<String>, Error> {
+        let (spec, target) = (self.spec, &self.pipeline.target);
+        let source_max = count.keys.map(|(_, max)| max);
+        if let (Some(from), Some(max)) = (target.app_ids_from, source_max) {
+            if max >= from {
+                return Err(Error::Usage(format!(
+                    "table {}: the source's largest key is {max}, at or above [target] app_ids_from = {from}: the source's ids and the app's would meet. Set app_ids_from above any id the source will reach",
+                    spec.name
+                )));
+            }
+        }
+        if self.mode.writes() || target.app_ids_from.is_some() {
+            return Ok(None);
+        }
+        let (Some(next), Some(max)) = (load.next_id().await?, source_max) else {
+            return Ok(None);
+        };
+        Ok(Some(format!(
+            "{} from {next} (the source's largest is {max})",
+            spec.name
+        )))
     }
 
     /// Every page: transform, split off rejected rows, page checks, COPY.
@@ -166,6 +207,8 @@ impl<'a> TableStep<'a> {
         let (spec, pipeline) = (self.spec, self.pipeline);
         open.load.end_copy().await?;
         self.stage_checks(&mut open.load, checks).await?;
+        let changed = open.load.target_changes(pipeline.sample_rows).await?;
+        let left_alone = checks.record_target_changes(spec, changed.total, changed.sample);
         let comparison = match self.mode {
             Mode::Verify => Some(open.load.compare().await?),
             _ => None,
@@ -196,6 +239,7 @@ impl<'a> TableStep<'a> {
             rejected: pumped.rejections.total(),
             rejected_by_reason: pumped.rejections.by_reason,
             quarantined,
+            left_alone,
             readers: open.ranges.len(),
             comparison,
             seconds: open.started.elapsed().as_secs_f64(),
@@ -208,6 +252,7 @@ impl<'a> TableStep<'a> {
         let loaded = Loaded {
             delete,
             rows_before: open.rows_before,
+            id_note: open.id_note,
         };
         Ok((report, loaded))
     }
@@ -222,10 +267,13 @@ impl<'a> TableStep<'a> {
         let table = self.spec.name.as_str();
         let quarantine = quarantine_table(self.pipeline.target.app_schema.as_str())?;
         for check in checks.stage_checks(table) {
+            if check.needs_target_rows() && load.started_empty() {
+                continue;
+            }
             let action = unique_action(&check, self.mode, &quarantine);
             let found = load
-                .unique_check(
-                    &check.column,
+                .stage_check(
+                    |stage, table, key| check.violations(stage, table, key),
                     action,
                     &check.name,
                     self.run_id,
@@ -237,7 +285,7 @@ impl<'a> TableStep<'a> {
                 _ => found.keys.clone(),
             };
             let finding = StageFinding {
-                total: found.keys.len() as u64,
+                total: found.total,
                 sample: found.sample,
                 moved,
             };

@@ -2,7 +2,6 @@
 //! every identifier quoted by [`quote`]. Pure functions, unit-tested without
 //! a database.
 
-use crate::checks::unique_violations_sql;
 use crate::config::{quote, QualifiedName};
 use crate::schema::{literal, CatalogColumn};
 
@@ -30,11 +29,14 @@ pub fn copy_sql(relation: &str, columns: &[CatalogColumn]) -> String {
 
 /// Upsert by `key` that touches only rows whose values differ, returning
 /// `(inserted, updated)` so a second identical run reports zero changes.
+/// A target row for which `guard` holds (changed in the target since padetl
+/// wrote it) is left as it is, judged as it is when the merge reaches it.
 pub fn merge_sql(
     stage: &str,
     table: &QualifiedName,
     key: &str,
     columns: &[CatalogColumn],
+    guard: Option<&str>,
 ) -> String {
     let non_key: Vec<&CatalogColumn> = columns.iter().filter(|c| c.name != key).collect();
     let on_conflict = if non_key.is_empty() {
@@ -44,8 +46,9 @@ pub fn merge_sql(
             .iter()
             .map(|c| format!("{0} = EXCLUDED.{0}", quote(&c.name)))
             .collect();
+        let guard = guard.map(|g| format!(" AND NOT {g}")).unwrap_or_default();
         format!(
-            "DO UPDATE SET {} WHERE {}",
+            "DO UPDATE SET {} WHERE {}{guard}",
             set.join(", "),
             differs("t", "EXCLUDED", &non_key)
         )
@@ -107,23 +110,40 @@ pub fn conflicts_sql(
 }
 
 /// `replace` mode: rows whose key was not loaded, deleted; returns how many.
-pub fn delete_missing_sql(stage: &str, table: &QualifiedName, key: &str) -> String {
+/// Keys from `app_ids_from` on are the app's: never deleted.
+pub fn delete_missing_sql(
+    stage: &str,
+    table: &QualifiedName,
+    key: &str,
+    app_ids_from: Option<i64>,
+) -> String {
     format!(
         "WITH gone AS (DELETE FROM {} RETURNING 1) SELECT count(*) FROM gone",
-        not_staged(stage, table, key)
+        not_staged(stage, table, key, app_ids_from)
     )
 }
 
 /// `replace` mode in `check`: how many rows the deletion would take.
-pub fn count_missing_sql(stage: &str, table: &QualifiedName, key: &str) -> String {
-    format!("SELECT count(*) FROM {}", not_staged(stage, table, key))
+pub fn count_missing_sql(
+    stage: &str,
+    table: &QualifiedName,
+    key: &str,
+    app_ids_from: Option<i64>,
+) -> String {
+    format!(
+        "SELECT count(*) FROM {}",
+        not_staged(stage, table, key, app_ids_from)
+    )
 }
 
-/// `table t WHERE` its key is not staged.
-fn not_staged(stage: &str, table: &QualifiedName, key: &str) -> String {
+/// `table t WHERE` its key is not staged (and is not the app's).
+fn not_staged(stage: &str, table: &QualifiedName, key: &str, app_ids_from: Option<i64>) -> String {
     let k = quote(key);
+    let apps = app_ids_from
+        .map(|from| format!(" AND t.{k} < {from}"))
+        .unwrap_or_default();
     format!(
-        "{} t WHERE NOT EXISTS (SELECT 1 FROM {} s WHERE s.{k} = t.{k})",
+        "{} t WHERE NOT EXISTS (SELECT 1 FROM {} s WHERE s.{k} = t.{k}){apps}",
         table.quoted(),
         stage_table(stage)
     )
@@ -135,11 +155,13 @@ pub fn dry_merge_sql(
     table: &QualifiedName,
     key: &str,
     columns: &[CatalogColumn],
+    guard: Option<&str>,
 ) -> String {
     let (differs, k) = (stage_row_differs(key, columns), quote(key));
+    let guard = guard.map(|g| format!(" AND NOT {g}")).unwrap_or_default();
     format!(
         "SELECT count(*) FILTER (WHERE t.{k} IS NULL), \
-                count(*) FILTER (WHERE t.{k} IS NOT NULL AND {differs}) \
+                count(*) FILTER (WHERE t.{k} IS NOT NULL AND {differs}{guard}) \
          FROM {stage} s LEFT JOIN {target} t ON t.{k} = s.{k}",
         stage = stage_table(stage),
         target = table.quoted()
@@ -177,7 +199,7 @@ pub fn compare_sql(
 }
 
 /// A table row `t` differs from its staged row `s` in a non-key column.
-fn stage_row_differs(key: &str, columns: &[CatalogColumn]) -> String {
+pub fn stage_row_differs(key: &str, columns: &[CatalogColumn]) -> String {
     let non_key: Vec<&CatalogColumn> = columns.iter().filter(|c| c.name != key).collect();
     match non_key.is_empty() {
         true => "false".to_string(),
@@ -197,28 +219,28 @@ pub enum UniqueAction<'a> {
     Quarantine(&'a QualifiedName),
 }
 
-/// What a unique check found on the stage: every violating key once, and
-/// its detail and staged row as JSON for the first `$1` keys. Rows that move
-/// to quarantine do so inside Postgres: only the first `$1` reach padetl.
-pub fn unique_check_sql(
+/// What a stage check found: every violating key once, and its detail and
+/// row as JSON for the first `$1` keys. `violations` is the check's query
+/// over the stage, `(key, detail, other)`: `other`, when not NULL, is the
+/// target's row the staged one is shown beside. Rows that move to
+/// quarantine do so inside Postgres: only the first `$1` reach padetl.
+pub fn stage_check_sql(
     stage: &str,
-    table: &QualifiedName,
     key: &str,
-    column: &str,
+    violations: &str,
     action: UniqueAction<'_>,
 ) -> String {
-    let found = format!(
-        "v AS (SELECT DISTINCT ON (1) * FROM ({}) x ORDER BY 1)",
-        unique_violations_sql(stage, table, key, column)
-    );
+    let found = format!("v AS (SELECT DISTINCT ON (1) * FROM ({violations}) x ORDER BY 1)");
     let (stage_sql, k) = (stage_table(stage), quote(key));
+    let row = "CASE WHEN v.other IS NULL THEN to_jsonb(s) \
+               ELSE jsonb_build_object('incoming', to_jsonb(s), 'in_target', v.other) END";
     let moved = format!(
         "moved AS (DELETE FROM {stage_sql} s USING v WHERE s.{k} = v.key \
-           RETURNING v.key, v.detail, to_jsonb(s) AS row)"
+           RETURNING v.key, v.detail, {row} AS row)"
     );
     let rows = match action {
         UniqueAction::Report => format!(
-            "r AS (SELECT v.key, v.detail, to_jsonb(s) AS row FROM v JOIN {stage_sql} s ON s.{k} = v.key)"
+            "r AS (SELECT v.key, v.detail, {row} AS row FROM v JOIN {stage_sql} s ON s.{k} = v.key)"
         ),
         UniqueAction::Unstage => format!("{moved}, r AS (SELECT * FROM moved)"),
         UniqueAction::Quarantine(q) => format!(
@@ -274,15 +296,17 @@ fn column_list(columns: &[CatalogColumn], prefix: &str) -> String {
         .join(", ")
 }
 
-/// Moves `table`'s identity/serial sequence past the largest `key`, never back.
-pub fn bump_sequence_sql(table: &QualifiedName, key: &str) -> String {
+/// Moves `table`'s identity/serial sequence past the largest `key` and, with
+/// `app_ids_from`, to at least that: never back.
+pub fn bump_sequence_sql(table: &QualifiedName, key: &str, app_ids_from: Option<i64>) -> String {
     let t = table.quoted();
+    let floor = app_ids_from.map_or("NULL".to_string(), |f| (f - 1).to_string());
     format!(
-        "SELECT setval(s.seq, m.max_key) FROM \
+        "SELECT setval(s.seq, m.next) FROM \
            (SELECT pg_get_serial_sequence({lit}, {key_lit}) AS seq) s, \
-           (SELECT max({k}) AS max_key FROM {t}) m \
-         WHERE s.seq IS NOT NULL AND m.max_key IS NOT NULL \
-           AND m.max_key > coalesce(pg_sequence_last_value(s.seq::regclass), 0)",
+           (SELECT greatest(max({k}), {floor}) AS next FROM {t}) m \
+         WHERE s.seq IS NOT NULL AND m.next IS NOT NULL \
+           AND m.next > coalesce(pg_sequence_last_value(s.seq::regclass), 0)",
         lit = literal(&t),
         key_lit = literal(key),
         k = quote(key)
@@ -315,11 +339,16 @@ mod tests {
                 col("status", "text"),
                 col("details", "json"),
             ],
+            Some("(guarded)"),
         );
         assert!(sql.contains("ON CONFLICT (\"id\") DO UPDATE SET \"status\" = EXCLUDED.\"status\""));
         assert!(sql.contains("IS DISTINCT FROM (EXCLUDED.\"status\", EXCLUDED.\"details\"::text)"));
         assert!(!sql.contains("SET \"id\""));
-        let key_only = merge_sql("stage", &t, "id", &[col("id", "int8")]);
+        assert!(
+            sql.contains("EXCLUDED.\"details\"::text) AND NOT (guarded)"),
+            "{sql}"
+        );
+        let key_only = merge_sql("stage", &t, "id", &[col("id", "int8")], None);
         assert!(key_only.contains("DO NOTHING"));
     }
 }

@@ -16,6 +16,7 @@ mod numeric;
 mod order;
 mod pgtype;
 mod quarantine;
+mod sharing;
 mod stage;
 mod table;
 
@@ -24,6 +25,7 @@ pub(crate) use merge::UniqueAction;
 pub(crate) use order::load_order;
 pub use pgtype::PgType;
 pub(crate) use quarantine::{quarantine_table, write_quarantine};
+pub(crate) use sharing::{Provenance, Sharing};
 pub(crate) use table::{Comparison, LoadPath, PendingDelete, TableLoad};
 
 use datafusion::arrow::record_batch::RecordBatch;

@@ -4,21 +4,24 @@
 
 use super::merge::{
     bulk_insert_sql, compare_sql, conflicts_sql, dry_merge_sql, insert_sql, merge_sql,
-    unique_check_sql, UniqueAction,
+    stage_check_sql, stage_row_differs, stage_table, UniqueAction,
 };
+use super::sharing::target_changes_sql;
 use super::table::{Comparison, TableLoad, UniqueFound};
 use super::LoadError;
 use crate::checks::SampledRow;
+use crate::config::{LoadMode, QualifiedName};
 use crate::schema::CatalogColumn;
 
 impl TableLoad<'_> {
-    /// Runs a unique check on the stage (after [`end_copy`](Self::end_copy)):
-    /// the violating keys, and `(key, detail, row)` for the first `sample`.
-    /// With [`UniqueAction::Quarantine`] the rows move to the quarantine
-    /// table inside Postgres (`check` names the check, `run_id` the run).
-    pub async fn unique_check(
+    /// Runs a check on the stage (after [`end_copy`](Self::end_copy)):
+    /// `violations(stage, table, key)` gives its query. Returns the
+    /// violating keys, and `(key, detail, row)` for the first `sample`. With
+    /// [`UniqueAction::Quarantine`] the rows move to the quarantine table
+    /// inside Postgres (`check` names the check, `run_id` the run).
+    pub async fn stage_check(
         &mut self,
-        column: &str,
+        violations: impl Fn(&str, &QualifiedName, &str) -> String,
         action: UniqueAction<'_>,
         check: &str,
         run_id: &str,
@@ -27,20 +30,19 @@ impl TableLoad<'_> {
         if let UniqueAction::Quarantine(q) = action {
             super::quarantine::ensure_quarantine_table(self.tx, q).await?;
         }
-        let sql = unique_check_sql(&self.stage, &self.table, &self.key, column, action);
+        let violations = violations(&self.stage, &self.table, &self.key);
+        let sql = stage_check_sql(&self.stage, &self.key, &violations, action);
         let limit = sample as i64;
         let table = self.table.table.to_string();
         let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = match action {
             UniqueAction::Quarantine(_) => vec![&limit, &check, &run_id, &table],
             _ => vec![&limit],
         };
-        let rows = self.tx.query(sql.as_str(), &params).await.map_err(|e| {
-            LoadError::db(
-                &self.table,
-                &format!("checking that {column} is unique"),
-                &e,
-            )
-        })?;
+        let rows = self
+            .tx
+            .query(sql.as_str(), &params)
+            .await
+            .map_err(|e| LoadError::db(&self.table, &format!("running check {check}"), &e))?;
         let mut found = UniqueFound::default();
         for r in &rows {
             let key: i64 = r.get(0);
@@ -54,9 +56,59 @@ impl TableLoad<'_> {
                 found.sample.push(SampledRow { key, detail, row });
             }
         }
+        found.total = found.keys.len() as u64;
         if !matches!(action, UniqueAction::Report) {
-            self.staged = self.staged.saturating_sub(found.keys.len() as u64);
+            self.staged = self.staged.saturating_sub(found.total);
         }
+        Ok(found)
+    }
+
+    /// Staged rows whose target row differs and changed in the target since
+    /// padetl wrote it (after [`end_copy`](Self::end_copy)): how many, and
+    /// the first `sample` with both versions.
+    pub async fn target_changes(&self, sample: usize) -> Result<UniqueFound, LoadError> {
+        if self.direct || self.bulk || self.staged == 0 || self.mode == LoadMode::Insert {
+            return Ok(UniqueFound::default());
+        }
+        let columns = self.columns.clone().unwrap_or_else(|| self.catalog.clone());
+        let changed = self.sharing.changed();
+        if changed == "false" {
+            return Ok(UniqueFound::default());
+        }
+        let differs = stage_row_differs(&self.key, &columns);
+        let sql = target_changes_sql(
+            &stage_table(&self.stage),
+            &self.table,
+            &self.key,
+            &differs,
+            &changed,
+        );
+        let limit = sample.max(1) as i64;
+        let rows = self.tx.query(sql.as_str(), &[&limit]).await.map_err(|e| {
+            LoadError::db(&self.table, "looking for rows changed in the target", &e)
+        })?;
+        let mut found = UniqueFound::default();
+        let total: i64 = rows.first().map_or(0, |r| r.get(3));
+        for r in rows.iter().take(sample) {
+            let key: i64 = r.get(0);
+            let json = |i: usize| {
+                serde_json::from_str::<serde_json::Value>(&r.get::<_, String>(i))
+                    .unwrap_or_default()
+            };
+            let mut row = serde_json::Map::new();
+            row.insert("incoming".into(), json(1));
+            row.insert("in_target".into(), json(2));
+            found.sample.push(SampledRow {
+                key,
+                detail: format!(
+                    "{}={key} changed in the target since padetl wrote it",
+                    self.key
+                ),
+                row,
+            });
+        }
+        found.keys = rows.iter().map(|r| r.get(0)).collect();
+        found.total = total.max(0) as u64;
         Ok(found)
     }
 
@@ -90,7 +142,14 @@ impl TableLoad<'_> {
         &self,
         columns: &[CatalogColumn],
     ) -> Result<(u64, u64), LoadError> {
-        let sql = dry_merge_sql(&self.stage, &self.table, &self.key, columns);
+        let guard = self.sharing.dry_guard();
+        let sql = dry_merge_sql(
+            &self.stage,
+            &self.table,
+            &self.key,
+            columns,
+            guard.as_deref(),
+        );
         let row =
             self.tx.query_one(sql.as_str(), &[]).await.map_err(|e| {
                 LoadError::db(&self.table, "comparing staged rows with the table", &e)
@@ -100,7 +159,14 @@ impl TableLoad<'_> {
     }
 
     pub(super) async fn merge(&self, columns: &[CatalogColumn]) -> Result<(u64, u64), LoadError> {
-        let sql = merge_sql(&self.stage, &self.table, &self.key, columns);
+        let guard = self.sharing.merge_guard();
+        let sql = merge_sql(
+            &self.stage,
+            &self.table,
+            &self.key,
+            columns,
+            guard.as_deref(),
+        );
         let row = self
             .tx
             .query_one(sql.as_str(), &[])

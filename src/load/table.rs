@@ -10,6 +10,7 @@ use super::copy::OpenCopy;
 use super::merge::{
     bump_sequence_sql, count_missing_sql, create_stage_sql, delete_missing_sql, stage_table,
 };
+use super::sharing::Sharing;
 use super::LoadError;
 use crate::checks::SampledRow;
 use crate::config::{LoadMode, QualifiedName};
@@ -37,11 +38,13 @@ impl MergeCounts {
     }
 }
 
-/// What a unique check found: every violating key, a sample with rows.
+/// What a stage check found: the violating keys, a sample with rows, and
+/// how many in all (when only the first keys are read).
 #[derive(Debug, Default)]
 pub struct UniqueFound {
     pub keys: Vec<i64>,
     pub sample: Vec<SampledRow>,
+    pub total: u64,
 }
 
 /// `verify`'s comparison of the staged (transformed source) rows with the
@@ -102,20 +105,22 @@ pub struct TableLoad<'t> {
     pub(super) tx: &'t Client,
     pub(super) table: QualifiedName,
     pub(super) key: String,
-    mode: LoadMode,
+    pub(super) mode: LoadMode,
     pub(super) stage: String,
     pub(super) catalog: Vec<CatalogColumn>,
     pub(super) copy: Option<OpenCopy>,
     /// The columns COPY wrote, once it has ended.
     pub(super) columns: Option<Vec<CatalogColumn>>,
     /// COPY goes straight into the (empty) table: no stage, no merge.
-    direct: bool,
+    pub(super) direct: bool,
     /// The table was empty and is locked against other writers: staged
     /// rows go in by a plain INSERT.
     pub(super) bulk: bool,
     /// An empty table's indexes and foreign keys, dropped until the rows are in.
     deferred: Deferred,
     pub(super) staged: u64,
+    /// How the load treats rows the app may have changed or created.
+    pub(super) sharing: Sharing,
 }
 
 impl<'t> TableLoad<'t> {
@@ -131,6 +136,7 @@ impl<'t> TableLoad<'t> {
         key: &str,
         mode: LoadMode,
         path: LoadPath,
+        sharing: Sharing,
     ) -> Result<TableLoad<'t>, LoadError> {
         let catalog = table_columns(tx, &table).await?;
         if !catalog.iter().any(|c| c.name == key) {
@@ -170,6 +176,7 @@ impl<'t> TableLoad<'t> {
             copy: None,
             columns: None,
             staged: 0,
+            sharing,
         })
     }
 
@@ -181,11 +188,12 @@ impl<'t> TableLoad<'t> {
         dry: bool,
     ) -> Result<(MergeCounts, Option<PendingDelete>), LoadError> {
         self.end_copy().await?;
+        let apps = self.sharing.app_ids_from;
         let pending = (!self.direct && self.mode == LoadMode::Replace).then(|| PendingDelete {
             table: self.table.clone(),
             sql: match dry {
-                false => delete_missing_sql(&self.stage, &self.table, &self.key),
-                true => count_missing_sql(&self.stage, &self.table, &self.key),
+                false => delete_missing_sql(&self.stage, &self.table, &self.key, apps),
+                true => count_missing_sql(&self.stage, &self.table, &self.key, apps),
             },
         });
         let counts = self.move_rows(dry).await?;
@@ -193,7 +201,7 @@ impl<'t> TableLoad<'t> {
             std::mem::take(&mut self.deferred)
                 .restore(self.tx, &self.table)
                 .await?;
-            if self.staged > 0 {
+            if self.staged > 0 || apps.is_some() {
                 self.bump_sequence().await?;
             }
         }
@@ -227,10 +235,34 @@ impl<'t> TableLoad<'t> {
 
     async fn bump_sequence(&self) -> Result<(), LoadError> {
         self.tx
-            .execute(bump_sequence_sql(&self.table, &self.key).as_str(), &[])
+            .execute(
+                bump_sequence_sql(&self.table, &self.key, self.sharing.app_ids_from).as_str(),
+                &[],
+            )
             .await
             .map_err(|e| LoadError::db(&self.table, "moving the id sequence", &e))?;
         Ok(())
+    }
+
+    /// The id the table's identity or serial sequence hands out next, when
+    /// it has one.
+    pub async fn next_id(&self) -> Result<Option<i64>, LoadError> {
+        let sql = "SELECT CASE WHEN s.seq IS NULL THEN NULL \
+                   ELSE coalesce(pg_sequence_last_value(s.seq::regclass) + 1, \
+                                 (SELECT start_value FROM pg_sequences q WHERE format('%I.%I', q.schemaname, q.sequencename)::regclass = s.seq::regclass)) END \
+                   FROM (SELECT pg_get_serial_sequence($1, $2) AS seq) s";
+        let row = self
+            .tx
+            .query_one(sql, &[&self.table.quoted(), &self.key])
+            .await
+            .map_err(|e| LoadError::db(&self.table, "reading the id sequence", &e))?;
+        Ok(row.get(0))
+    }
+
+    /// Whether the table was empty when its load began (and is locked
+    /// against other writers since): nothing in it can collide.
+    pub fn started_empty(&self) -> bool {
+        self.bulk
     }
 
     /// Where COPY writes: the stage, or the table itself when it was empty.

@@ -22,6 +22,12 @@ pub fn render_markdown(report: &RunReport) -> String {
     let _ = writeln!(out, "- target: `{}`", report.target);
     let _ = writeln!(out, "- run id: `{}`", report.run_id);
     let _ = writeln!(out, "\n**Verdict:** {}\n", cell(&report.verdict()));
+    for note in &report.notes {
+        let _ = writeln!(out, "- note: {}", cell(note));
+    }
+    if !report.notes.is_empty() {
+        out.push('\n');
+    }
     if let Some(plan) = &report.schema {
         let _ = writeln!(out, "## Schema\n\n{}\n", cell(&plan.summary()));
     }

@@ -38,6 +38,14 @@ pub struct RunReport {
     pub tables: Vec<TableReport>,
     /// Every check's violations, with a sample of rows.
     pub checks: Vec<CheckResult>,
+    /// Things a person should know that are not findings of a check (the
+    /// app's ids and the source's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The target transaction the run wrote in (the ledger keeps it: rows
+    /// of other transactions since were written by someone else).
+    #[serde(skip)]
+    pub transaction: Option<i64>,
     /// `check` computed what a run would do and wrote nothing.
     pub dry_run: bool,
     /// Names the run in the quarantine table.
@@ -61,6 +69,10 @@ pub struct TableReport {
     pub rejected_by_reason: BTreeMap<String, u64>,
     /// Rows a `quarantine` check took out of the load (or its parent's did).
     pub quarantined: u64,
+    /// Rows changed in the target since padetl wrote them that the run left
+    /// as the target has them (`on_target_change = "target_wins"`).
+    #[serde(default)]
+    pub left_alone: u64,
     /// Source connections that read the table at once (key ranges).
     pub readers: usize,
     /// `verify` only: the transformed source compared with the table.
@@ -93,6 +105,8 @@ impl RunReport {
             keymaps: vec![],
             tables: vec![],
             checks: vec![],
+            notes: vec![],
+            transaction: None,
             dry_run: true,
             run_id,
             seconds: 0.0,

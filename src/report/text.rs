@@ -102,6 +102,16 @@ pub fn render_text(report: &RunReport) -> String {
             }
         }
     }
+    for note in &report.notes {
+        let _ = writeln!(out, "\nnote: {note}");
+    }
+    for t in report.tables.iter().filter(|t| t.left_alone > 0) {
+        let _ = writeln!(
+            out,
+            "\n{}: {} row(s) changed in the target since padetl wrote them were left as the target has them",
+            t.table, t.left_alone
+        );
+    }
     let _ = writeln!(out, "\n{} in {:.2}s", report.verdict(), report.seconds);
     out
 }

@@ -16,5 +16,6 @@ mod qa_secrets;
 mod qa_server;
 mod roundtrip;
 mod schema;
+mod sharing;
 mod util;
 mod verify;
