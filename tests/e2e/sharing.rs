@@ -84,6 +84,17 @@ fn request_of(tgt: &str, id: i64) -> (String, String) {
     (r.get(0), r.get(1))
 }
 
+/// A run that fails its checks (exit 1); its stderr.
+fn refused_run(src: &str, tgt: &str) -> String {
+    let out = padetl(src, tgt)
+        .args(["run", "pipelines/dev.toml", "--quiet"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn a_collision_is_refused_naming_both_rows_and_changes_nothing() {
     let dbs = demo("sh_coll", "200");
@@ -91,13 +102,7 @@ fn a_collision_is_refused_naming_both_rows_and_changes_nothing() {
     let id = same_id_on_both_sides(src, tgt);
     let before = fingerprints(tgt);
 
-    let out = padetl(src, tgt)
-        .args(["run", "pipelines/dev.toml", "--quiet"])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused_run(src, tgt);
     assert!(stderr.contains("pad_request_identity"), "{stderr}");
     assert!(stderr.contains(&format!("key {id}")), "{stderr}");
     assert!(
@@ -219,13 +224,7 @@ fn a_row_edited_in_the_target_since_the_last_run_is_never_silently_overwritten()
     let before = fingerprints(tgt);
 
     // fail (the default): exit 1, nothing written, the row named.
-    let out = padetl(src, tgt)
-        .args(["run", "pipelines/dev.toml", "--quiet"])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused_run(src, tgt);
     assert!(stderr.contains("pad_request_changed_in_target"), "{stderr}");
     assert!(
         stderr.contains(&format!("id={id} changed in the target")),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use super::requests::{page_end, MAX_FILTER};
+use super::requests::{page_end, tidy};
 use super::{looks_like_email, num, ts, Person, Schemas, MASK, PAGE};
 use crate::serve::db::{Db, Read};
 use crate::serve::PageError;
@@ -30,26 +30,13 @@ pub(crate) struct ListFilter {
 
 impl ListFilter {
     pub fn checked(mut self) -> Result<Self, PageError> {
-        for field in [
+        tidy([
             &mut self.pending,
             &mut self.kind,
             &mut self.severity,
             &mut self.open,
             &mut self.actor,
-        ] {
-            *field = field
-                .take()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty());
-            if field
-                .as_ref()
-                .is_some_and(|s| s.chars().count() > MAX_FILTER)
-            {
-                return Err(PageError::BadRequest(format!(
-                    "a filter is longer than {MAX_FILTER} characters"
-                )));
-            }
-        }
+        ])?;
         Ok(self)
     }
 

@@ -24,6 +24,26 @@ pub(crate) const STATUSES: [&str; 7] = [
 /// Longest filter text accepted.
 pub(super) const MAX_FILTER: usize = 100;
 
+/// Filter fields as the pages use them: trimmed, empty ones dropped, none
+/// longer than [`MAX_FILTER`].
+pub(super) fn tidy<const N: usize>(fields: [&mut Option<String>; N]) -> Result<(), PageError> {
+    for field in fields {
+        *field = field
+            .take()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        if field
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > MAX_FILTER)
+        {
+            return Err(PageError::BadRequest(format!(
+                "a filter is longer than {MAX_FILTER} characters"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The request list's filters, as the query string gives them.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub(crate) struct RequestFilter {
@@ -44,26 +64,13 @@ pub(crate) struct RequestFilter {
 impl RequestFilter {
     /// Empty fields are no filter; anything else must be well formed.
     pub fn checked(mut self) -> Result<Self, PageError> {
-        for field in [
+        tidy([
             &mut self.status,
             &mut self.employee,
             &mut self.security,
             &mut self.from,
             &mut self.to,
-        ] {
-            *field = field
-                .take()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty());
-            if field
-                .as_ref()
-                .is_some_and(|s| s.chars().count() > MAX_FILTER)
-            {
-                return Err(PageError::BadRequest(format!(
-                    "a filter is longer than {MAX_FILTER} characters"
-                )));
-            }
-        }
+        ])?;
         if let Some(s) = &self.status {
             if !STATUSES.contains(&s.as_str()) {
                 return Err(PageError::BadRequest(format!("unknown status `{s}`")));
