@@ -18,7 +18,18 @@ use crate::target::{require_privileges, Need, TargetSession};
 pub(crate) async fn plan(args: &PlanArgs, ctx: &Context) -> Result<u8, Error> {
     let pipeline = load(&args.target)?;
     let plan = plan_target(&pipeline, args.allow_destructive).await?;
-    ctx.print(&plan, || render_plan(&plan))
+    let printed = ctx.print(&plan, || render_plan(&plan))?;
+    if !plan.plan.is_refused() {
+        return Ok(printed);
+    }
+    // The plan is on stdout; the refusal is also an error, said where
+    // scripts and people look for one.
+    let refused = crate::schema::SchemaError::Refused {
+        app_schema: plan.plan.app_schema.clone(),
+        refused: plan.plan.refused.clone(),
+    };
+    eprintln!("error: {refused}");
+    Ok(crate::error::exit::BAD_INPUT)
 }
 
 /// `padetl validate`: the pipeline as padetl understands it; no connection.
@@ -84,11 +95,19 @@ fn render_plan(report: &PlanReport) -> String {
     );
     render_tables(&mut out, plan);
     let _ = writeln!(out, "\nplan: {}", headline(plan));
+    let mut last = String::new();
     for step in &plan.steps {
         let line = match step {
             Step::Migration { file, checksum, .. } => {
                 format!("run {file} (sha256 {})", &checksum[..checksum.len().min(12)])
             }
+            Step::MigrationPart { file, checksum, tables, statements, .. } => format!(
+                "run {file} (sha256 {}) for {} only: {} of its statements (lines {})",
+                &checksum[..checksum.len().min(12)],
+                tables.join(", "),
+                statements.len(),
+                lines_of(statements)
+            ),
             Step::Statement { table, change, destructive, .. } => format!(
                 "{table}: {change}{}",
                 if *destructive { " (destructive, allowed)" } else { "" }
@@ -98,9 +117,14 @@ fn render_plan(report: &PlanReport) -> String {
                 join(versions)
             ),
         };
-        let _ = writeln!(out, "  - {line}");
+        // A constraint added NOT VALID then validated is one change.
+        if line != last {
+            let _ = writeln!(out, "  - {line}");
+        }
+        last = line;
     }
     render_not_applied(&mut out, plan);
+    render_refused(&mut out, plan);
     if !plan.unmanaged.is_empty() {
         let _ = writeln!(
             out,
@@ -113,13 +137,29 @@ fn render_plan(report: &PlanReport) -> String {
     if !sql.is_empty() {
         let _ = writeln!(
             out,
-            "\nSQL that would run, in one transaction (search_path = {}):",
+            "\nSQL that {}, in one transaction (search_path = {}):",
+            if plan.is_refused() {
+                "would run once the refusal is dealt with"
+            } else {
+                "would run"
+            },
             plan.app_schema
         );
         for step in sql {
             match step {
                 Step::Migration { file, sql, .. } => {
                     let _ = writeln!(out, "\n-- {file}\n{}", sql.trim_end());
+                }
+                Step::MigrationPart {
+                    file,
+                    tables,
+                    statements,
+                    ..
+                } => {
+                    let _ = writeln!(out, "\n-- {file}, the statements for {}", tables.join(", "));
+                    for s in statements {
+                        let _ = writeln!(out, "-- line {}\n{};", s.line, s.sql);
+                    }
                 }
                 Step::Statement { sql, .. } => {
                     let _ = writeln!(out, "{sql};");
@@ -129,6 +169,24 @@ fn render_plan(report: &PlanReport) -> String {
         }
     }
     out
+}
+
+fn lines_of(statements: &[crate::schema::Statement]) -> String {
+    statements
+        .iter()
+        .map(|s| s.line.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn render_refused(out: &mut String, plan: &SchemaPlan) {
+    if !plan.is_refused() {
+        return;
+    }
+    let _ = writeln!(out, "\nrefused, so nothing runs:");
+    for r in &plan.refused {
+        let _ = writeln!(out, "  - {r}");
+    }
 }
 
 fn render_tables(out: &mut String, plan: &SchemaPlan) {
@@ -142,6 +200,9 @@ fn render_tables(out: &mut String, plan: &SchemaPlan) {
         let _ = writeln!(out, "  {:<16} {rows:>10}  {}{renamed}", t.table, t.state);
         for d in &t.differences {
             let _ = writeln!(out, "  {:<16} {:>10}    · {d}", "", "");
+        }
+        if let Some(outcome) = describe_outcome(&t.outcome) {
+            let _ = writeln!(out, "  {:<16} {:>10}    → {outcome}", "", "");
         }
     }
 }
@@ -164,7 +225,34 @@ fn render_not_applied(out: &mut String, plan: &SchemaPlan) {
     }
 }
 
+/// What the plan does to one table, in a line; `None` when nothing.
+pub(crate) fn describe_outcome(o: &crate::schema::TableOutcome) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(v) = o.created_at {
+        parts.push(format!("created at version {v}"));
+    }
+    if !o.repaired.is_empty() {
+        parts.push(format!("{} difference(s) repaired", o.repaired.len()));
+    }
+    if let Some(v) = o.upgraded_to {
+        parts.push(format!("upgraded to version {v}"));
+    }
+    if !o.resolved_by_upgrade.is_empty() {
+        parts.push(format!(
+            "{} made moot by the upgrade",
+            o.resolved_by_upgrade.len()
+        ));
+    }
+    if !o.waiting.is_empty() {
+        parts.push(format!("{} left waiting", o.waiting.len()));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 fn headline(plan: &SchemaPlan) -> String {
+    if plan.is_refused() {
+        return "refused: nothing will run (why, and what to do, below)".into();
+    }
     if plan.is_noop() {
         return format!("nothing to do: {}", plan.summary());
     }
@@ -174,6 +262,12 @@ fn headline(plan: &SchemaPlan) -> String {
         crate::schema::Action::Upgrade { from, to } => {
             format!("upgrade from version {from} to {to}, keeping every row")
         }
+        crate::schema::Action::RepairAndUpgrade { from, to } => format!(
+            "apply the safe part of the drift towards version {from}, then upgrade from {from} to {to}, keeping every row"
+        ),
+        crate::schema::Action::UpgradeEach { from, to } => format!(
+            "upgrade each table from its own version (the oldest is {from}) to {to}, keeping every row"
+        ),
         crate::schema::Action::Repair => {
             let count = |state: fn(&TableState) -> bool| {
                 plan.tables.iter().filter(|t| state(&t.state)).count()

@@ -116,6 +116,41 @@ pub fn render_text(report: &RunReport) -> String {
     out
 }
 
+/// The plan's one line, then per table what it found and did.
 fn describe_plan(plan: &SchemaPlan) -> String {
-    plan.summary()
+    let mut out = plan.summary();
+    if plan.is_noop() {
+        return out;
+    }
+    for t in &plan.tables {
+        let o = &t.outcome;
+        let mut did = Vec::new();
+        if let Some(v) = o.created_at {
+            did.push(format!("created at version {v}"));
+        }
+        if !o.repaired.is_empty() {
+            did.push(format!("repaired: {}", o.repaired.join("; ")));
+        }
+        if let Some(v) = o.upgraded_to {
+            did.push(format!("upgraded to version {v}"));
+        }
+        if !o.resolved_by_upgrade.is_empty() {
+            did.push(format!(
+                "made moot by the upgrade: {}",
+                o.resolved_by_upgrade.join("; ")
+            ));
+        }
+        if !o.waiting.is_empty() {
+            did.push(format!("waiting: {}", o.waiting.join("; ")));
+        }
+        if did.is_empty() {
+            continue;
+        }
+        let found = match o.version_found {
+            Some(v) => format!("found at version {v} ({})", t.state),
+            None => "missing".to_string(),
+        };
+        let _ = write!(out, "\n  {}: {found}; {}", t.table, did.join("; "));
+    }
+    out
 }

@@ -14,7 +14,8 @@ use super::desired::desired_shapes;
 use super::guard::ReferenceGuard;
 use super::introspect::introspect;
 use super::migrations::Migration;
-use super::plan::{null_probes, plan_schema, Facts, PlanInput, SchemaPlan, Step};
+use super::plan::{finish, null_probes, plan_schema, Facts, PlanInput, SchemaPlan, Step};
+use super::rehearse::rehearse;
 use super::shape::SchemaShape;
 use super::SchemaError;
 use crate::config::quote;
@@ -60,7 +61,7 @@ pub async fn prepare<C: GenericClient>(
             .get(0);
         facts.nulls.insert((table, column), nulls);
     }
-    let plan = plan_schema(&PlanInput {
+    let input = PlanInput {
         app_schema,
         actual: &actual,
         desired: &desired,
@@ -68,7 +69,16 @@ pub async fn prepare<C: GenericClient>(
         migrations,
         facts: &facts,
         allow_destructive,
-    })?;
+    };
+    let mut plan = plan_schema(&input);
+    if plan.needs_rehearsal() {
+        let scratch = plan_schema(&PlanInput {
+            app_schema: "pg_temp",
+            ..input
+        });
+        let rehearsal = rehearse(tx, app_schema, &actual, &scratch, migrations, guard).await?;
+        finish(&mut plan, &input, &rehearsal);
+    }
     Ok(Prepared { plan, rows_by_oid })
 }
 
@@ -119,6 +129,12 @@ pub async fn apply_plan<C: GenericClient>(
     allow_destructive: bool,
 ) -> Result<(), SchemaError> {
     let plan = &prepared.plan;
+    if plan.is_refused() {
+        return Err(SchemaError::Refused {
+            app_schema: plan.app_schema.clone(),
+            refused: plan.refused.clone(),
+        });
+    }
     if plan.is_noop() {
         return Ok(());
     }
@@ -132,6 +148,10 @@ pub async fn apply_plan<C: GenericClient>(
                     continue;
                 };
                 run_sql(tx, &schema, &m.sql, &m.file).await?;
+            }
+            Step::MigrationPart { file, .. } => {
+                let sql = step.sql().unwrap_or_default();
+                run_sql(tx, &schema, &sql, file).await?;
             }
             Step::Statement { sql, table, .. } => {
                 run_sql(
@@ -210,6 +230,7 @@ async fn record<C: GenericClient>(
 ) -> Result<(), SchemaError> {
     let (versions, kind): (Vec<i64>, &str) = match step {
         Step::Migration { version, .. } => (vec![*version], "applied"),
+        Step::MigrationPart { version, .. } => (vec![*version], "per_table"),
         Step::Baseline { versions } => (versions.clone(), "baseline"),
         Step::Statement { .. } => return Ok(()),
     };

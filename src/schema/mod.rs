@@ -13,7 +13,9 @@ mod guard;
 mod introspect;
 mod migrations;
 mod plan;
+mod rehearse;
 mod shape;
+mod statements;
 
 pub use apply::{apply_plan, prepare, HISTORY_TABLE};
 
@@ -27,7 +29,10 @@ pub use catalog::{
 pub use ddl::literal;
 pub use guard::{reference_fingerprint, ReferenceGuard};
 pub use migrations::{load_migrations, Migration};
-pub use plan::{join as join_versions, Action, NotApplied, SchemaPlan, Step, TableState};
+pub use plan::{
+    join as join_versions, Action, NotApplied, SchemaPlan, Step, TableOutcome, TableState,
+};
+pub use statements::Statement;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
@@ -43,6 +48,11 @@ pub enum SchemaError {
     HistoryDisagrees { recorded: i64, shape: String },
     #[error("cannot reconcile tables {}: {reason}", tables.join(", "))]
     Unrecognised { tables: Vec<String>, reason: String },
+    #[error("the app schema {app_schema} cannot be reconciled, so nothing was changed:\n{}\n`padetl plan` shows every table's differences and the steps that would run", refused.iter().map(|r| format!("  - {r}")).collect::<Vec<_>>().join("\n"))]
+    Refused {
+        app_schema: String,
+        refused: Vec<plan::Refusal>,
+    },
     #[error("the migrations would lose rows, so nothing was changed: {}. Rerun with --allow-destructive only if that is intended", lost.join("; "))]
     RowsLost { lost: Vec<String> },
     #[error("the reference schema {schema} was touched while {during}: {}; everything was rolled back. padetl never writes the reference schema: remove the statement that does", found.join("; "))]

@@ -14,6 +14,7 @@ mod pipelines;
 mod qa;
 mod qa_secrets;
 mod qa_server;
+mod reconcile;
 mod roundtrip;
 mod schema;
 mod sharing;

@@ -14,13 +14,13 @@ use crate::util::{
     v1_by_hand, TestDbs, Workspace,
 };
 
-const V1: &str = "0001_v1_legacy_layout.sql";
-const V2: &str = "0002_v2_padealing.sql";
-const V3: &str = "0003_v3_current.sql";
+pub(crate) const V1: &str = "0001_v1_legacy_layout.sql";
+pub(crate) const V2: &str = "0002_v2_padealing.sql";
+pub(crate) const V3: &str = "0003_v3_current.sql";
 
 /// A seeded source and target (reference data on both), with the target's
 /// app schema removed: the starting point of every case here.
-fn seeded(tag: &str) -> TestDbs {
+pub(crate) fn seeded(tag: &str) -> TestDbs {
     let dbs = TestDbs::reserve(tag, 2);
     padetl(&dbs.names[0], &dbs.names[1])
         .args(["demo", "--rows", "40", "--quiet"])
@@ -32,11 +32,11 @@ fn seeded(tag: &str) -> TestDbs {
     dbs
 }
 
-fn plan_json(dbs: &TestDbs, pipeline: &str) -> Value {
+pub(crate) fn plan_json(dbs: &TestDbs, pipeline: &str) -> Value {
     json_of(padetl(&dbs.names[0], &dbs.names[1]).args(["plan", pipeline, "--json"]))
 }
 
-fn states(plan: &Value) -> Vec<(String, String)> {
+pub(crate) fn states(plan: &Value) -> Vec<(String, String)> {
     plan["tables"]
         .as_array()
         .expect("tables")
@@ -52,7 +52,7 @@ fn all_in_state(plan: &Value, state: &str) -> bool {
     states(plan).iter().all(|(_, s)| s == state)
 }
 
-fn history(db: &str) -> Vec<(i64, String)> {
+pub(crate) fn history(db: &str) -> Vec<(i64, String)> {
     client(db)
         .query(
             "SELECT version, kind FROM padealing.padetl_schema_history ORDER BY version",
@@ -64,7 +64,7 @@ fn history(db: &str) -> Vec<(i64, String)> {
         .collect()
 }
 
-fn run(dbs: &TestDbs, pipeline: &str) -> Value {
+pub(crate) fn run(dbs: &TestDbs, pipeline: &str) -> Value {
     json_of(padetl(&dbs.names[0], &dbs.names[1]).args(["run", pipeline, "--json", "--quiet"]))
 }
 
@@ -73,7 +73,7 @@ fn migrate(dbs: &TestDbs, pipeline: &str) -> Value {
 }
 
 /// Rows the upgrade must keep: v1 names mapped to their v3 names.
-fn counts_as_v3(before: Vec<(String, i64)>) -> Vec<(String, i64)> {
+pub(crate) fn counts_as_v3(before: Vec<(String, i64)>) -> Vec<(String, i64)> {
     let mut out: Vec<(String, i64)> = before
         .into_iter()
         .map(|(t, n)| {
@@ -240,7 +240,7 @@ fn v2_target_with_history_is_planned_and_upgraded() {
 
 /// v2 as the app's old `create_all` would have made it: other column order,
 /// bigserial instead of serial-then-bigint, inline constraints.
-const HAND_MADE_V2: &str = "
+pub(crate) const HAND_MADE_V2: &str = "
 CREATE SCHEMA padealing;
 CREATE TABLE padealing.pad_request (
     id bigserial PRIMARY KEY, reference_id text NOT NULL UNIQUE,

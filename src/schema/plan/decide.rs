@@ -1,11 +1,13 @@
-//! The decision: which of use, create, upgrade or repair fits the target,
-//! or why none does. Pure: everything it needs is in [`PlanInput`].
+//! The decision: the version each table is at (equal or nearest), and what
+//! brings every table to the last one — use, create, upgrade, repair then
+//! upgrade, or upgrade table by table — or why nothing safely can. Pure:
+//! everything it needs is in [`PlanInput`].
 
 use std::collections::BTreeMap;
 
 use super::lineage::{lineages, Lineage};
-use super::repair::repair;
-use super::{Action, SchemaPlan, Step, TablePlan, TableState};
+use super::repair::{repair_towards, Statements};
+use super::{parts, Action, Refusal, SchemaPlan, Step, TableOutcome, TablePlan, TableState};
 use crate::schema::desired::VersionShapes;
 use crate::schema::migrations::Migration;
 use crate::schema::shape::{Difference, SchemaShape};
@@ -21,6 +23,7 @@ pub struct Facts {
 }
 
 /// Everything the plan is computed from.
+#[derive(Clone, Copy)]
 pub struct PlanInput<'a> {
     pub app_schema: &'a str,
     pub actual: &'a SchemaShape,
@@ -33,20 +36,99 @@ pub struct PlanInput<'a> {
     pub allow_destructive: bool,
 }
 
-/// Decides the plan, or refuses a target it cannot reconcile safely.
-pub fn plan_schema(input: &PlanInput<'_>) -> Result<SchemaPlan, SchemaError> {
-    check_history(input)?;
+/// One table as found: its lineage, state and differences.
+pub(super) type Classified<'a> = (&'a Lineage<'a>, TableState, Vec<Difference>);
+
+/// Decides the plan. A target that cannot be reconciled safely still gets a
+/// full plan (states, differences, steps), with the reasons in `refused`.
+pub fn plan_schema(input: &PlanInput<'_>) -> SchemaPlan {
     let head = input.migrations.last().map(|m| m.version).unwrap_or(0);
     let hint = input.history.and_then(|h| h.iter().map(|(v, _)| *v).max());
     let lineages = lineages(input.desired);
-    let classified: Vec<(&Lineage, TableState, Vec<Difference>)> = lineages
+    let classified: Vec<Classified> = lineages
         .iter()
         .map(|l| {
             let (state, diffs) = l.classify(input.actual, head, hint);
             (l, state, diffs)
         })
         .collect();
-    let tables = classified
+    let recorded: Option<Vec<i64>> = input.history.map(|h| h.iter().map(|(v, _)| *v).collect());
+    let mut plan = SchemaPlan {
+        app_schema: input.app_schema.to_string(),
+        head,
+        history: recorded.clone(),
+        shape_version: shape_version(&lineages, input.actual, input.desired, hint),
+        action: Action::Use,
+        tables: table_plans(input, &classified, head),
+        steps: vec![],
+        not_applied: vec![],
+        unmanaged: unmanaged(input.actual, &lineages),
+        refused: history_refusals(input),
+    };
+    let last_recorded = recorded.as_ref().and_then(|r| r.iter().max().copied());
+    match plan.shape_version {
+        Some(k) => {
+            disagreeing_history(&mut plan, last_recorded, k, describe_shape(k));
+            plan.action = match k {
+                0 => Action::Create,
+                k if k == head => Action::Use,
+                k => Action::Upgrade { from: k, to: head },
+            };
+            baseline(&mut plan, recorded.as_deref(), input.migrations, k);
+            whole_migrations(&mut plan, input.migrations, k);
+        }
+        None => {
+            let found: Vec<i64> = classified
+                .iter()
+                .filter_map(|(_, s, _)| version_of(*s, head))
+                .collect();
+            let (lo, hi) = (
+                found.iter().min().copied().unwrap_or(head),
+                found.iter().max().copied().unwrap_or(head),
+            );
+            let shape = match lo == hi {
+                true => format!("that every table is at version {lo}, some with drift or missing"),
+                false => format!("that its oldest table is at version {lo}"),
+            };
+            disagreeing_history(&mut plan, last_recorded, lo, shape);
+            let mut statements = Statements::default();
+            plan.not_applied = repair_towards(&mut statements, input, &classified, lo);
+            plan.steps.extend(statements.into_steps());
+            plan.action = match (lo == hi, lo == head) {
+                (true, true) => Action::Repair,
+                (true, false) => Action::RepairAndUpgrade { from: lo, to: head },
+                (false, _) => Action::UpgradeEach { from: lo, to: head },
+            };
+            if lo < head || plan.reaches_head() {
+                baseline(&mut plan, recorded.as_deref(), input.migrations, lo);
+            }
+            if lo == hi {
+                whole_migrations(&mut plan, input.migrations, lo);
+            } else {
+                let starts = parts::starts(&classified, head, lo);
+                match parts::migration_steps(input.migrations, lo, &starts) {
+                    Ok(steps) => plan.steps.extend(steps),
+                    Err(refusals) => plan.refused.extend(refusals),
+                }
+            }
+        }
+    }
+    super::finish::fill_outcomes(&mut plan, &lineages);
+    plan
+}
+
+/// The version a table is at (equal or nearest); `None` when missing.
+pub(super) fn version_of(state: TableState, head: i64) -> Option<i64> {
+    match state {
+        TableState::Matches => Some(head),
+        TableState::Missing => None,
+        TableState::Outdated { version } => Some(version),
+        TableState::Drifted { closest } => Some(closest),
+    }
+}
+
+fn table_plans(input: &PlanInput<'_>, classified: &[Classified], head: i64) -> Vec<TablePlan> {
+    classified
         .iter()
         .map(|(l, state, diffs)| {
             let found = l.found(input.actual);
@@ -59,72 +141,37 @@ pub fn plan_schema(input: &PlanInput<'_>) -> Result<SchemaPlan, SchemaError> {
                 foreign_references: found
                     .map(|t| t.foreign_references.clone())
                     .unwrap_or_default(),
+                outcome: TableOutcome {
+                    version_found: version_of(*state, head),
+                    ..TableOutcome::default()
+                },
             }
         })
-        .collect();
+        .collect()
+}
+
+fn unmanaged(actual: &SchemaShape, lineages: &[Lineage]) -> Vec<String> {
     let managed: Vec<&str> = lineages
         .iter()
         .flat_map(|l| l.versions.iter().map(|(_, t)| t.name.as_str()))
         .collect();
-    let unmanaged = input
-        .actual
+    actual
         .tables
         .keys()
         .filter(|t| !managed.contains(&t.as_str()) && !t.starts_with(crate::schema::PADETL_PREFIX))
         .cloned()
-        .collect();
-    let recorded: Option<Vec<i64>> = input.history.map(|h| h.iter().map(|(v, _)| *v).collect());
-    let mut plan = SchemaPlan {
-        app_schema: input.app_schema.to_string(),
-        head,
-        history: recorded.clone(),
-        shape_version: shape_version(&lineages, input.actual, input.desired, hint),
-        action: Action::Use,
-        tables,
-        steps: vec![],
-        not_applied: vec![],
-        unmanaged,
-    };
-    let last_recorded = recorded.as_ref().and_then(|r| r.iter().max().copied());
-    match plan.shape_version {
-        Some(k) => {
-            if let Some(r) = last_recorded.filter(|r| *r != k) {
-                return Err(SchemaError::HistoryDisagrees {
-                    recorded: r,
-                    shape: describe_shape(k),
-                });
-            }
-            plan.action = match k {
-                0 => Action::Create,
-                k if k == head => Action::Use,
-                k => Action::Upgrade { from: k, to: head },
-            };
-            baseline(&mut plan, recorded.as_deref(), input.migrations, k);
-            for m in input.migrations.iter().filter(|m| m.version > k) {
-                plan.steps.push(Step::Migration {
-                    version: m.version,
-                    file: m.file.clone(),
-                    checksum: m.checksum.clone(),
-                    sql: m.sql.clone(),
-                });
-            }
-        }
-        None => {
-            refuse_mixed(&classified, input.actual, head)?;
-            if let Some(r) = last_recorded.filter(|r| *r != head) {
-                return Err(SchemaError::HistoryDisagrees {
-                    recorded: r,
-                    shape: "that the tables equal no single version (some match the last one, the rest are missing or drifted)".into(),
-                });
-            }
-            plan.action = Action::Repair;
-            repair(&mut plan, input, &classified);
-            if plan.reaches_head() {
-                baseline(&mut plan, recorded.as_deref(), input.migrations, head);
-            }
-        }
+        .collect()
+}
+
+fn whole_migrations(plan: &mut SchemaPlan, migrations: &[Migration], after: i64) {
+    for m in migrations.iter().filter(|m| m.version > after) {
+        plan.steps.push(Step::Migration {
+            version: m.version,
+            file: m.file.clone(),
+            checksum: m.checksum.clone(),
+            sql: m.sql.clone(),
+        });
     }
-    Ok(plan)
 }
 
 fn describe_shape(k: i64) -> String {
@@ -134,22 +181,37 @@ fn describe_shape(k: i64) -> String {
     }
 }
 
+/// The history must record exactly the version the oldest table is at.
+fn disagreeing_history(plan: &mut SchemaPlan, recorded: Option<i64>, at: i64, shape: String) {
+    if let Some(recorded) = recorded.filter(|r| *r != at) {
+        plan.refused.push(Refusal {
+            table: None,
+            reason: SchemaError::HistoryDisagrees { recorded, shape }.to_string(),
+            fix: vec![],
+        });
+    }
+}
+
 /// A recorded step whose file changed, or a version no file has, stops
 /// everything: the history would no longer describe what ran.
-fn check_history(input: &PlanInput<'_>) -> Result<(), SchemaError> {
+fn history_refusals(input: &PlanInput<'_>) -> Vec<Refusal> {
+    let mut out = Vec::new();
     for (version, checksum) in input.history.unwrap_or_default() {
-        match input.migrations.iter().find(|m| m.version == *version) {
-            Some(m) if &m.checksum == checksum => {}
-            Some(m) => {
-                return Err(SchemaError::ChecksumMismatch {
-                    file: m.file.clone(),
-                    version: *version,
-                })
-            }
-            None => return Err(SchemaError::UnknownVersion { version: *version }),
-        }
+        let error = match input.migrations.iter().find(|m| m.version == *version) {
+            Some(m) if &m.checksum == checksum => continue,
+            Some(m) => SchemaError::ChecksumMismatch {
+                file: m.file.clone(),
+                version: *version,
+            },
+            None => SchemaError::UnknownVersion { version: *version },
+        };
+        out.push(Refusal {
+            table: None,
+            reason: error.to_string(),
+            fix: vec![],
+        });
     }
-    Ok(())
+    out
 }
 
 /// The version `k` whose every table the target has, exactly, and nothing
@@ -200,39 +262,4 @@ fn baseline(plan: &mut SchemaPlan, recorded: Option<&[i64]>, migrations: &[Migra
     if !versions.is_empty() {
         plan.steps.push(Step::Baseline { versions });
     }
-}
-
-/// Tables at different versions cannot be upgraded by migration files,
-/// which move the whole schema one version at a time.
-fn refuse_mixed(
-    classified: &[(&Lineage, TableState, Vec<Difference>)],
-    actual: &SchemaShape,
-    head: i64,
-) -> Result<(), SchemaError> {
-    let behind: Vec<String> = classified
-        .iter()
-        .filter(|(l, state, _)| match state {
-            TableState::Outdated { .. } => true,
-            TableState::Drifted { closest } => {
-                *closest != head || l.found(actual).is_some_and(|t| t.name != l.head.name)
-            }
-            _ => false,
-        })
-        .map(|(l, state, _)| format!("{} {state}", l.head.name))
-        .collect();
-    if behind.is_empty() {
-        return Ok(());
-    }
-    let all: Vec<String> = classified
-        .iter()
-        .map(|(l, state, _)| format!("{} {state}", l.head.name))
-        .collect();
-    Err(SchemaError::Unrecognised {
-        tables: behind,
-        reason: format!(
-            "the tables are not all at one version ({}); migrations move a whole schema one version at a time. \
-             Bring these tables to one version (or restore a backup), then run again",
-            all.join("; ")
-        ),
-    })
 }

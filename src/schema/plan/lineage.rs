@@ -31,10 +31,20 @@ pub(super) fn lineages(desired: &VersionShapes) -> Vec<Lineage<'_>> {
 
 impl Lineage<'_> {
     pub fn name_at(&self, version: i64) -> Option<&str> {
+        self.at(version).map(|t| t.name.as_str())
+    }
+
+    /// The table as `version` defines it, when it exists then.
+    pub fn at(&self, version: i64) -> Option<&TableShape> {
         self.versions
             .iter()
             .find(|(v, _)| *v == version)
-            .map(|(_, t)| t.name.as_str())
+            .map(|(_, t)| *t)
+    }
+
+    /// Every name the table has had.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.versions.iter().map(|(_, t)| t.name.as_str())
     }
 
     /// The actual table of this lineage: under its current name first.
@@ -87,20 +97,26 @@ impl Lineage<'_> {
 }
 
 /// Columns whose NULLs must be counted before the plan can be made: those
-/// the last version wants NOT NULL and the target allows NULL in.
+/// some version of the same name wants NOT NULL and the target allows NULL
+/// in (a drifted table is repaired towards the version it is nearest).
 pub fn null_probes(actual: &SchemaShape, desired: &VersionShapes) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for l in lineages(desired) {
-        let Some(found) = actual.tables.get(&l.head.name) else {
+        let Some(found) = l.found(actual) else {
             continue;
         };
-        for d in found.differences(l.head) {
-            if let Difference::Nullability {
-                column,
-                desired_not_null: true,
-            } = d
-            {
-                out.push((found.name.clone(), column));
+        for (_, version) in l.versions.iter().filter(|(_, t)| t.name == found.name) {
+            for d in found.differences(version) {
+                if let Difference::Nullability {
+                    column,
+                    desired_not_null: true,
+                } = d
+                {
+                    let probe = (found.name.clone(), column);
+                    if !out.contains(&probe) {
+                        out.push(probe);
+                    }
+                }
             }
         }
     }

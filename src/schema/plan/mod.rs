@@ -5,16 +5,23 @@
 //!
 //! - this file: the plan as a value (what it says, how it is printed);
 //! - [`lineage`]: one table followed across versions, and classified;
-//! - [`decide`]: use, create, upgrade or repair — or refuse;
-//! - [`repair`]: the statements that bring a drifted table back.
+//! - [`decide`]: which version each table is at, and what brings it to the
+//!   last one — or why nothing safely can;
+//! - [`parts`]: a migration's statements split by table, for targets whose
+//!   tables sit at different versions;
+//! - [`repair`]: the statements that bring a drifted table back;
+//! - [`finish`]: the plan completed from a rehearsal on scratch copies.
 
 mod decide;
+mod finish;
 mod lineage;
+mod parts;
 mod repair;
 
 use serde::Serialize;
 
 pub use decide::{plan_schema, Facts, PlanInput};
+pub use finish::{finish, Failure, Rehearsal};
 pub use lineage::null_probes;
 
 /// What reconciling will do, and why.
@@ -37,6 +44,32 @@ pub struct SchemaPlan {
     pub not_applied: Vec<Change>,
     /// Tables in the app schema that no migration defines; never touched.
     pub unmanaged: Vec<String>,
+    /// Why nothing can run; empty when the plan can be carried out.
+    #[serde(default)]
+    pub refused: Vec<Refusal>,
+}
+
+/// Something that stops the whole plan, said so that a person can act.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Refusal {
+    /// The table it is about; `None` for the history or the files.
+    pub table: Option<String>,
+    pub reason: String,
+    /// SQL that would remove the obstacle, when the fix is mechanical.
+    pub fix: Vec<String>,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.table {
+            Some(t) => write!(f, "{t}: {}", self.reason)?,
+            None => write!(f, "{}", self.reason)?,
+        }
+        for sql in &self.fix {
+            write!(f, "\n      {sql};")?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -48,9 +81,15 @@ pub enum Action {
     Create,
     /// Every table equals an earlier version: the later migrations run.
     Upgrade { from: i64, to: i64 },
-    /// Tables equal no version: missing ones are created, drifted ones get
-    /// the safe part of their diff.
+    /// Tables equal no version but all are nearest the last one: missing
+    /// ones are created, drifted ones get the safe part of their diff.
     Repair,
+    /// Every table equals or is drifted from one earlier version: the safe
+    /// part of the drift towards it, then the later migrations.
+    RepairAndUpgrade { from: i64, to: i64 },
+    /// Tables sit at different versions: each is brought along its own
+    /// lineage by the statements of each later migration that concern it.
+    UpgradeEach { from: i64, to: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -66,6 +105,28 @@ pub struct TablePlan {
     pub differences: Vec<String>,
     /// Foreign keys into other schemas (not compared).
     pub foreign_references: Vec<String>,
+    /// What reconciling does to it, for the report and the ledger.
+    #[serde(default)]
+    pub outcome: TableOutcome,
+}
+
+/// Per table: the version found, and what was repaired, upgraded and left.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TableOutcome {
+    /// The version it equals or is nearest; `None` when missing.
+    pub version_found: Option<i64>,
+    /// Created (missing from the target) at this version.
+    pub created_at: Option<i64>,
+    /// The differences the plan's statements fix.
+    pub repaired: Vec<String>,
+    /// The version the migrations bring it to, when any run for it.
+    pub upgraded_to: Option<i64>,
+    /// Drift left alone that the migrations themselves make moot (a wider
+    /// column a later version converts anyway).
+    #[serde(default)]
+    pub resolved_by_upgrade: Vec<String>,
+    /// Differences left as they are (see `not_applied`).
+    pub waiting: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -98,6 +159,16 @@ pub enum Step {
         checksum: String,
         sql: String,
     },
+    /// Run the statements of a migration file that concern some tables
+    /// only: the others are already past this version.
+    MigrationPart {
+        version: i64,
+        file: String,
+        checksum: String,
+        /// The tables it brings to this version.
+        tables: Vec<String>,
+        statements: Vec<crate::schema::statements::Statement>,
+    },
     /// Run one generated statement.
     Statement {
         table: String,
@@ -111,10 +182,26 @@ pub enum Step {
 }
 
 impl Step {
-    pub fn sql(&self) -> Option<&str> {
+    /// The SQL it runs, as one script.
+    pub fn sql(&self) -> Option<std::borrow::Cow<'_, str>> {
         match self {
-            Step::Migration { sql, .. } | Step::Statement { sql, .. } => Some(sql),
+            Step::Migration { sql, .. } | Step::Statement { sql, .. } => Some(sql.into()),
+            Step::MigrationPart { statements, .. } => Some(
+                statements
+                    .iter()
+                    .map(|s| format!("{};\n", s.sql))
+                    .collect::<String>()
+                    .into(),
+            ),
             Step::Baseline { .. } => None,
+        }
+    }
+
+    /// The migration it runs (whole or in part).
+    pub fn version(&self) -> Option<i64> {
+        match self {
+            Step::Migration { version, .. } | Step::MigrationPart { version, .. } => Some(*version),
+            _ => None,
         }
     }
 }
@@ -144,18 +231,27 @@ pub enum NotApplied {
 impl SchemaPlan {
     /// True when nothing runs and nothing is recorded.
     pub fn is_noop(&self) -> bool {
-        self.steps.is_empty()
+        self.steps.is_empty() && self.refused.is_empty()
     }
 
-    /// Versions whose migration files run.
+    pub fn is_refused(&self) -> bool {
+        !self.refused.is_empty()
+    }
+
+    /// Whether the steps must be rehearsed on scratch copies before they
+    /// are trusted: everything but running whole files on tables that equal
+    /// the versions those files were written for.
+    pub fn needs_rehearsal(&self) -> bool {
+        let repairs = matches!(
+            self.action,
+            Action::Repair | Action::RepairAndUpgrade { .. } | Action::UpgradeEach { .. }
+        );
+        repairs && !self.is_refused() && self.steps.iter().any(|s| s.sql().is_some())
+    }
+
+    /// Versions whose migration files run, whole or in part.
     pub fn migration_versions(&self) -> Vec<i64> {
-        self.steps
-            .iter()
-            .filter_map(|s| match s {
-                Step::Migration { version, .. } => Some(*version),
-                _ => None,
-            })
-            .collect()
+        self.steps.iter().filter_map(Step::version).collect()
     }
 
     /// One line for summaries: what the plan does to the schema.
@@ -177,11 +273,31 @@ impl SchemaPlan {
             0 => String::new(),
             n => format!("; {n} difference(s) not applied, see `padetl plan`"),
         };
-        let statements = self
+        // A constraint added NOT VALID and then validated is one repair.
+        let mut repairs: Vec<(&str, &str)> = self
             .steps
             .iter()
-            .filter(|s| matches!(s, Step::Statement { .. }))
-            .count();
+            .filter_map(|s| match s {
+                Step::Statement { table, change, .. } => Some((table.as_str(), change.as_str())),
+                _ => None,
+            })
+            .collect();
+        repairs.dedup();
+        let statements = repairs.len();
+        if self.is_refused() {
+            return format!(
+                "refused, nothing changed: {}",
+                self.refused
+                    .iter()
+                    .map(|r| r.to_string().lines().next().unwrap_or_default().to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+        }
+        let repaired = match statements {
+            0 => String::new(),
+            n => format!("{n} difference(s) repaired, then "),
+        };
         match self.action {
             Action::Use => format!("matches version {}{baseline}", self.head),
             Action::Create => format!(
@@ -199,13 +315,26 @@ impl SchemaPlan {
                     self.head
                 )
             }
-            Action::Repair => format!("repaired with {statements} statement(s){held}{baseline}"),
+            Action::Repair => format!("{statements} difference(s) repaired{held}{baseline}"),
+            Action::RepairAndUpgrade { from, to } => format!(
+                "at version {from} with drift: {repaired}upgraded to {to} (migrations {}){held}{baseline}",
+                join(&self.migration_versions())
+            ),
+            Action::UpgradeEach { from, to } => format!(
+                "tables at versions {from}–{}: {repaired}each upgraded to {to} (migrations {}, split by table){held}{baseline}",
+                self.tables
+                    .iter()
+                    .filter_map(|t| t.outcome.version_found)
+                    .max()
+                    .unwrap_or(to),
+                join(&self.migration_versions())
+            ),
         }
     }
 
     /// True when, once applied, every table will equal the last version.
     pub fn reaches_head(&self) -> bool {
-        !self.not_applied.iter().any(|c| c.kind != NotApplied::Kept)
+        !self.is_refused() && !self.not_applied.iter().any(|c| c.kind != NotApplied::Kept)
     }
 }
 

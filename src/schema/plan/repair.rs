@@ -2,9 +2,8 @@
 //! it is compared with — the safe ones applied, in phases, the rest held
 //! with the reason and the SQL a person could run.
 
-use super::decide::PlanInput;
-use super::lineage::Lineage;
-use super::{Change, NotApplied, SchemaPlan, Step, TableState};
+use super::decide::{Classified, PlanInput};
+use super::{Change, NotApplied, Step, TableState};
 use crate::config::quote;
 use crate::schema::ddl;
 use crate::schema::shape::{type_change, ConstraintKind, Difference, TableShape, TypeChange};
@@ -56,7 +55,7 @@ fn held(kind: NotApplied, why: impl Into<String>, sql: Vec<String>) -> Planned {
 
 /// The statements of a repair, collected out of order and sorted by phase.
 #[derive(Default)]
-struct Statements(Vec<(Phase, Step)>);
+pub(super) struct Statements(Vec<(Phase, Step)>);
 
 impl Statements {
     fn push(&mut self, phase: Phase, table: &str, change: String, destructive: bool, sql: String) {
@@ -69,43 +68,66 @@ impl Statements {
         self.0.push((phase, step));
     }
 
-    fn into_steps(mut self) -> impl Iterator<Item = Step> {
+    pub fn into_steps(mut self) -> impl Iterator<Item = Step> {
         self.0.sort_by_key(|(phase, _)| *phase);
         self.0.into_iter().map(|(_, s)| s)
     }
 }
 
-/// Creates missing tables and plans the diff of drifted ones.
-pub(super) fn repair(
-    plan: &mut SchemaPlan,
+/// The table a repair brings into line, and what is known about it.
+pub(super) struct Repair<'a> {
+    /// The shape to reach.
+    pub desired: &'a TableShape,
+    /// The table as it is (or will be, after the migrations).
+    pub actual: &'a TableShape,
+    pub rows: i64,
+}
+
+/// Before any migration runs: missing tables are created as `create_at`
+/// defines them (a later migration creates those it does not have), and
+/// drifted ones get the safe part of their drift towards the version they
+/// are nearest. Returns what is held.
+pub(super) fn repair_towards(
+    out: &mut Statements,
     input: &PlanInput<'_>,
-    classified: &[(&Lineage, TableState, Vec<Difference>)],
-) {
-    let mut statements = Statements::default();
+    classified: &[Classified],
+    create_at: i64,
+) -> Vec<Change> {
+    let mut held = Vec::new();
     for (l, state, diffs) in classified {
         match state {
-            TableState::Missing => create_missing(&mut statements, input.app_schema, l.head),
-            TableState::Drifted { .. } => {
-                for held in repair_drift(&mut statements, input, l.head, diffs) {
-                    plan.not_applied.push(held);
+            TableState::Missing => {
+                if let Some(t) = l.at(create_at) {
+                    create_missing(out, input.app_schema, t);
                 }
+            }
+            TableState::Drifted { closest } => {
+                let (Some(desired), Some(actual)) = (l.at(*closest), l.found(input.actual)) else {
+                    continue;
+                };
+                let rows = input.facts.rows.get(&actual.name).copied().unwrap_or(0);
+                let repair = Repair {
+                    desired,
+                    actual,
+                    rows,
+                };
+                held.extend(repair_drift(out, input, &repair, diffs));
             }
             _ => {}
         }
     }
-    plan.steps.extend(statements.into_steps());
+    held
 }
 
-/// A missing table: created, then its constraints and indexes.
+/// The change a missing table's creation is listed under.
+pub(super) const CREATE_MISSING: &str = "create the missing table";
+
+/// A missing table: its sequences, the table, then its constraints and
+/// indexes.
 fn create_missing(out: &mut Statements, schema: &str, t: &TableShape) {
-    let create = ddl::create_table(schema, t);
-    out.push(
-        Phase::Create,
-        &t.name,
-        "create the missing table".into(),
-        false,
-        create,
-    );
+    for sql in ddl::create_table(schema, t) {
+        out.push(Phase::Create, &t.name, CREATE_MISSING.into(), false, sql);
+    }
     for c in &t.constraints {
         for sql in ddl::add_constraint(schema, &t.name, c) {
             let change = format!("add constraint {}", c.name);
@@ -126,16 +148,16 @@ fn create_missing(out: &mut Statements, schema: &str, t: &TableShape) {
 
 /// A drifted table: the safe part of its differences, and the destructive
 /// part when allowed; returns what is held.
-fn repair_drift(
+pub(super) fn repair_drift(
     out: &mut Statements,
     input: &PlanInput<'_>,
-    t: &TableShape,
+    repair: &Repair<'_>,
     diffs: &[Difference],
 ) -> Vec<Change> {
-    let rows = input.facts.rows.get(&t.name).copied().unwrap_or(0);
+    let t = repair.desired;
     let mut not_applied = Vec::new();
     for d in diffs {
-        match diff_change(input.app_schema, t, d, rows, input) {
+        match diff_change(input.app_schema, repair, d, input) {
             Planned::Apply(phase, sql) => {
                 for s in sql {
                     out.push(phase, &t.name, d.to_string(), false, s);
@@ -160,12 +182,11 @@ fn repair_drift(
 
 fn diff_change(
     schema: &str,
-    t: &TableShape,
+    repair: &Repair<'_>,
     d: &Difference,
-    rows: i64,
     input: &PlanInput<'_>,
 ) -> Planned {
-    let facts = input.facts;
+    let (t, rows, facts) = (repair.desired, repair.rows, input.facts);
     use Difference::*;
     let alter = |action: String| ddl::alter(schema, &t.name, &action);
     let q = quote;
@@ -195,7 +216,11 @@ fn diff_change(
             )
         }
         ColumnType { column, actual, desired } => {
-            let sql = vec![alter(format!("ALTER COLUMN {} TYPE {desired}", q(column)))];
+            let using = match type_change(actual, desired) {
+                TypeChange::Incompatible => format!(" USING {}::{desired}", q(column)),
+                _ => String::new(),
+            };
+            let sql = vec![alter(format!("ALTER COLUMN {} TYPE {desired}{using}", q(column)))];
             match type_change(actual, desired) {
                 TypeChange::Widen => Planned::Apply(Phase::Columns, sql),
                 TypeChange::Narrow => held(
@@ -205,7 +230,7 @@ fn diff_change(
                 ),
                 TypeChange::Incompatible => held(
                     NotApplied::Destructive,
-                    format!("{actual} and {desired} mean different things; converting needs a migration that says how"),
+                    format!("{actual} and {desired} mean different things: check that every value converts as the cast says, or convert them by hand"),
                     sql,
                 ),
             }
@@ -236,11 +261,7 @@ fn diff_change(
         ),
         MissingConstraint { constraint } => {
             let taken = !input.allow_destructive
-                && input
-                    .actual
-                    .tables
-                    .get(&t.name)
-                    .is_some_and(|a| a.constraints.iter().any(|c| c.name == constraint.name));
+                && repair.actual.constraints.iter().any(|c| c.name == constraint.name);
             let phase = Phase::of_constraint(constraint.kind);
             let sql = ddl::add_constraint(schema, &t.name, constraint);
             if taken {
