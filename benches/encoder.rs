@@ -110,15 +110,8 @@ fn bench(c: &mut Criterion) {
             true,
         )]));
         let batch = RecordBatch::try_new(schema.clone(), vec![array]).expect("batch");
-        let encoder = CopyEncoder::new(
-            "bench",
-            vec![TargetColumn {
-                name: "v".into(),
-                pg_type,
-            }],
-            &schema,
-        )
-        .expect("encoder");
+        let encoder = CopyEncoder::new("bench", vec![TargetColumn::typed("v", pg_type)], &schema)
+            .expect("encoder");
         let mut buf = BytesMut::with_capacity(ROWS * 64);
         encode(&encoder, &batch, &mut buf);
         group.throughput(Throughput::Bytes(buf.len() as u64));

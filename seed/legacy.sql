@@ -5,7 +5,8 @@
 -- lower-case currencies, requests of leavers and of delisted securities,
 -- NULL security ids, pending approvals as NULL, executions of requests never
 -- approved, UPPER breach types, e-mails in any case, invalid JSON payloads,
--- and local times inside the clock-change hours.
+-- local times inside the clock-change hours, and a few execution prices with
+-- seven decimals, one more than the v3 column holds.
 
 CREATE OR REPLACE FUNCTION public.padetl_seed_legacy(n int) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -50,7 +51,9 @@ BEGIN
     -- Executions of executed requests, and (a breach) of some never approved.
     INSERT INTO pa_dealing.pad_execution (id, request_id, exec_date, exec_price, exec_qty)
     SELECT r.id, r.id, (r.created_at + (1 + r.id % 5) * INTERVAL '1 day')::date,
-           coalesce(r.price, 1) * (1 + (r.id % 7 - 3) / 100.0), r.quantity
+           coalesce(r.price, 1) * (1 + (r.id % 7 - 3) / 100.0)
+             + CASE WHEN r.id % 500 = 401 THEN 0.0000001 ELSE 0 END,    -- 7 decimals: does not fit numeric(20,6)
+           r.quantity
     FROM pa_dealing.pad_request r
     WHERE r.status = 'EXECUTED' OR (r.status IN ('PENDING', 'REJECTED') AND r.id % 100 = 3);
 

@@ -11,7 +11,7 @@ use tokio_postgres::Client;
 
 use crate::config::{quote, Pipeline};
 use crate::error::Error;
-use crate::report::RunReport;
+use crate::report::{Compared, RunReport};
 use crate::schema::create_schema_if_missing;
 use crate::target::{connect, query_error, Mode};
 
@@ -76,6 +76,38 @@ impl Ledger {
         })
     }
 
+    /// The latest finished `check` or `run` of the same pipeline and env
+    /// that left a report, for the "since" columns of this one's.
+    pub async fn previous(&self, pipeline: &Pipeline) -> Option<Previous> {
+        let row = self
+            .client
+            .query_opt(
+                &format!(
+                    "SELECT id, command, to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"'), report::text \
+                     FROM {} WHERE pipeline = $1 AND env = $2 AND command IN ('run', 'check') \
+                     AND report IS NOT NULL AND finished_at IS NOT NULL AND id <> $3 \
+                     ORDER BY finished_at DESC LIMIT 1",
+                    self.table
+                ),
+                &[&pipeline.name, &pipeline.env, &self.id],
+            )
+            .await
+            .map_err(|e| tracing::warn!("reading the previous report from the ledger: {e}"))
+            .ok()??;
+        let report: String = row.get(3);
+        let report = serde_json::from_str(&report)
+            .map_err(|e| tracing::warn!("the previous report in the ledger cannot be read: {e}"))
+            .ok()?;
+        Some(Previous {
+            run: Compared {
+                run_id: row.get(0),
+                command: row.get(1),
+                finished: row.get(2),
+            },
+            report,
+        })
+    }
+
     /// Records the outcome. `reference` is the reference schema's fingerprint
     /// after a successful run, for `verify` to compare with later.
     pub async fn finish(
@@ -121,6 +153,12 @@ impl Ledger {
             .await
             .map(|_| ())
     }
+}
+
+/// An earlier pass's report, as the ledger kept it.
+pub struct Previous {
+    pub run: Compared,
+    pub report: RunReport,
 }
 
 /// The reference fingerprint the last successful run recorded.

@@ -9,6 +9,7 @@
 //! reports back through [`Checks::record_stage`]; `row_count` after every
 //! table is loaded ([`Checks::row_counts`]).
 
+mod fit;
 mod sql;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,6 +38,10 @@ pub struct CheckResult {
     pub violations: u64,
     /// The first violating rows (sensitive columns masked).
     pub sample: Vec<Violation>,
+    /// Violations found by the previous `check` or `run` of the same
+    /// pipeline and env (`None`: the check is new, or nothing ran before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<u64>,
 }
 
 /// One violating row, for the report.
@@ -113,9 +118,13 @@ pub struct StageFinding {
 /// Every check's running result, and the keys quarantined so far.
 pub struct Checks {
     specs: Vec<CheckSpec>,
+    /// The `kind = "fit"` checks: policies of the built-in fit check.
+    fits: Vec<CheckSpec>,
     foreign_keys: Vec<ForeignKey>,
     results: Vec<CheckResult>,
     quarantined: BTreeMap<String, BTreeSet<i64>>,
+    /// Keys a `fail` fit finding left out of the load; children follow them.
+    left_out: BTreeMap<String, BTreeSet<i64>>,
     sample_rows: usize,
     mask: Vec<String>,
 }
@@ -131,10 +140,16 @@ const MASK: &str = "***";
 impl Checks {
     /// `enabled = false` leaves the pipeline's checks out (benchmarks); the
     /// identity checks of tables that declare one always run: they keep a
-    /// run from writing over another entity's row.
+    /// run from writing over another entity's row, and so do the fit
+    /// checks' policies: a value that does not fit is never loaded.
     pub fn new(pipeline: &Pipeline, foreign_keys: Vec<ForeignKey>, enabled: bool) -> Self {
+        let (fits, others): (Vec<CheckSpec>, Vec<CheckSpec>) = pipeline
+            .checks
+            .iter()
+            .cloned()
+            .partition(|c| matches!(c.kind, CheckKind::Fit { .. }));
         let mut specs = match enabled {
-            true => pipeline.checks.clone(),
+            true => others,
             false => vec![],
         };
         specs.extend(pipeline.tables.iter().filter_map(identity_check));
@@ -147,13 +162,16 @@ impl Checks {
                 policy: c.policy,
                 violations: 0,
                 sample: vec![],
+                previous: None,
             })
             .collect();
         Checks {
             specs,
+            fits,
             foreign_keys,
             results,
             quarantined: BTreeMap::new(),
+            left_out: BTreeMap::new(),
             sample_rows: pipeline.sample_rows,
             mask: pipeline.mask_columns.clone(),
         }
@@ -198,23 +216,7 @@ impl Checks {
                 .await?;
             found.push((i, v));
         }
-        let wanted: Vec<i64> = found
-            .iter()
-            .flat_map(|(i, v)| {
-                let take = match self.results[*i].policy {
-                    Policy::Quarantine => v.len(),
-                    _ => self.sample_rows,
-                };
-                v.iter().take(take).map(|(k, _)| *k)
-            })
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let rows: BTreeMap<i64, Map<String, Value>> = session
-            .source_rows(spec, &wanted)
-            .await?
-            .into_iter()
-            .collect();
+        let rows = self.sampled_rows(session, spec, &found).await?;
         let mut quarantine = Vec::new();
         let mut taken = BTreeSet::new();
         for (i, violations) in found {
@@ -313,6 +315,7 @@ impl Checks {
             policy,
             violations: 0,
             sample: vec![],
+            previous: None,
         });
         let violations: Vec<(i64, String)> = sample
             .iter()
@@ -327,6 +330,24 @@ impl Checks {
             TargetChange::TargetWins => total,
             _ => 0,
         }
+    }
+
+    /// A table `check` could not check: a `fail` finding `<table>_checked`
+    /// carrying the reason, so that the verdict lists it.
+    pub fn not_checked(&mut self, table: &str, reason: &str) {
+        self.results.push(CheckResult {
+            name: format!("{table}_checked"),
+            table: table.to_string(),
+            kind: "not_checked".into(),
+            policy: Policy::Fail,
+            violations: 1,
+            sample: vec![Violation {
+                key: 0,
+                detail: reason.to_string(),
+                row: Map::new(),
+            }],
+            previous: None,
+        });
     }
 
     /// Whether `table` has a row-count check (which needs its rows before the load).
@@ -372,19 +393,27 @@ impl Checks {
         }
     }
 
-    /// Makes `quarantined.<table>` hold what was quarantined, for its children.
+    /// Makes `quarantined.<table>` hold the rows held back from the load
+    /// (quarantined, or left out by a fit finding), for its children;
+    /// returns how many were quarantined.
     pub fn close_table(
         &self,
         session: &TransformSession,
         table: &str,
     ) -> Result<u64, TransformError> {
-        let keys: Vec<i64> = self
-            .quarantined
-            .get(table)
-            .map(|k| k.iter().copied().collect())
-            .unwrap_or_default();
+        let keys: Vec<i64> = self.held_back(table).into_iter().collect();
         session.set_quarantined(table, &keys)?;
-        Ok(keys.len() as u64)
+        Ok(self.quarantined.get(table).map_or(0, |k| k.len() as u64))
+    }
+
+    /// Keys of `table` that are not loaded because a check held them back.
+    fn held_back(&self, table: &str) -> BTreeSet<i64> {
+        [&self.quarantined, &self.left_out]
+            .into_iter()
+            .filter_map(|m| m.get(table))
+            .flatten()
+            .copied()
+            .collect()
     }
 
     /// `fail` checks of `table` that found something.
@@ -436,9 +465,9 @@ impl Checks {
             .iter()
             .filter(|fk| fk.child == table && fk.parent != table)
             .filter(|fk| {
-                self.quarantined
-                    .get(&fk.parent)
-                    .is_some_and(|k| !k.is_empty())
+                [&self.quarantined, &self.left_out]
+                    .iter()
+                    .any(|m| m.get(&fk.parent).is_some_and(|k| !k.is_empty()))
             })
             .cloned()
             .collect()
@@ -461,6 +490,7 @@ impl Checks {
             policy: Policy::Quarantine,
             violations: 0,
             sample: vec![],
+            previous: None,
         });
         self.results.len() - 1
     }

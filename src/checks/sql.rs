@@ -68,7 +68,10 @@ pub fn page_check_sql(check: &CheckSpec, spec: &TableSpec) -> Option<String> {
         CheckKind::Sql { query } => Some(format!(
             "SELECT CAST(q.{key} AS BIGINT) AS key, 'returned by the check''s query' AS detail FROM ({query}) q"
         )),
-        CheckKind::Unique { .. } | CheckKind::RowCount { .. } | CheckKind::Identity { .. } => None,
+        CheckKind::Unique { .. }
+        | CheckKind::RowCount { .. }
+        | CheckKind::Identity { .. }
+        | CheckKind::Fit { .. } => None,
     }
 }
 

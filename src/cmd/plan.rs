@@ -201,7 +201,7 @@ fn render_tables(out: &mut String, plan: &SchemaPlan) {
         for d in &t.differences {
             let _ = writeln!(out, "  {:<16} {:>10}    · {d}", "", "");
         }
-        if let Some(outcome) = describe_outcome(&t.outcome) {
+        if let Some(outcome) = t.outcome.describe() {
             let _ = writeln!(out, "  {:<16} {:>10}    → {outcome}", "", "");
         }
     }
@@ -223,30 +223,6 @@ fn render_not_applied(out: &mut String, plan: &SchemaPlan) {
             let _ = writeln!(out, "      {sql};");
         }
     }
-}
-
-/// What the plan does to one table, in a line; `None` when nothing.
-pub(crate) fn describe_outcome(o: &crate::schema::TableOutcome) -> Option<String> {
-    let mut parts = Vec::new();
-    if let Some(v) = o.created_at {
-        parts.push(format!("created at version {v}"));
-    }
-    if !o.repaired.is_empty() {
-        parts.push(format!("{} difference(s) repaired", o.repaired.len()));
-    }
-    if let Some(v) = o.upgraded_to {
-        parts.push(format!("upgraded to version {v}"));
-    }
-    if !o.resolved_by_upgrade.is_empty() {
-        parts.push(format!(
-            "{} made moot by the upgrade",
-            o.resolved_by_upgrade.len()
-        ));
-    }
-    if !o.waiting.is_empty() {
-        parts.push(format!("{} left waiting", o.waiting.len()));
-    }
-    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 fn headline(plan: &SchemaPlan) -> String {

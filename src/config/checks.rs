@@ -74,6 +74,20 @@ impl Resolver<'_> {
             }
         };
         let kind = match kind_raw {
+            "fit" => {
+                if policy == Policy::Warn {
+                    problem(
+                        self,
+                        "a value that does not fit its column cannot be stored, so `warn` would lose it; use fail or quarantine (or round it in the transform SQL: docs/checks.md)".into(),
+                    );
+                    return None;
+                }
+                let column = match &c.column {
+                    Some(col) => Some(self.ident(col, "check column")?),
+                    None => None,
+                };
+                CheckKind::Fit { column }
+            }
             "references" => {
                 let column = column(self)?;
                 let Some(km) = c.keymap.as_deref() else {

@@ -294,10 +294,16 @@ pub enum CheckKind {
     Identity {
         columns: Vec<Ident>,
     },
+    /// The policy of the built-in fit check (values that the target column
+    /// cannot store) for a table, or one of its columns; `fail` without one.
+    Fit {
+        column: Option<Ident>,
+    },
 }
 
 impl CheckKind {
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
+        "fit",
         "references",
         "not_null",
         "unique",
@@ -318,6 +324,7 @@ impl CheckKind {
             CheckKind::Sql { .. } => "sql",
             CheckKind::RowCount { .. } => "row_count",
             CheckKind::Identity { .. } => "identity",
+            CheckKind::Fit { .. } => "fit",
         }
     }
 }

@@ -17,10 +17,10 @@ use crate::extract::{source_keys, target_keys, CxReader};
 use crate::ledger::{padetl_transactions, Ledger};
 use crate::load::{load_order, Provenance, Sharing};
 use crate::report::progress::Progress;
-use crate::report::RunReport;
+use crate::report::{RunReport, TableReport};
 use crate::schema::{
-    apply_plan, foreign_keys, load_migrations, prepare, reference_fingerprint, Migration,
-    ReferenceGuard, SchemaPlan,
+    apply_plan, foreign_keys, load_migrations, prepare, reference_fingerprint, ForeignKey,
+    Migration, ReferenceGuard, SchemaPlan,
 };
 use crate::target::{connect, privileges_of, query_error, DbError, Mode, Need, TargetSession};
 use crate::transform::TransformSession;
@@ -53,7 +53,10 @@ pub async fn run_flow(
         return Err(DbError::Privileges { target, missing }.into());
     }
     let entry = Ledger::start(pipeline, mode, &run_id).await?;
-    let outcome = in_transaction(pipeline, mode, options, progress, run_id).await;
+    let mut outcome = in_transaction(pipeline, mode, options, progress, run_id).await;
+    if let (Ok(report), Some(previous)) = (&mut outcome, entry.previous(pipeline).await) {
+        report.compare_with(previous.run, &previous.report);
+    }
     let reference = match (&outcome, mode) {
         (Ok(_), Mode::Run) => match fingerprint_reference(pipeline).await {
             Ok(f) => Some(f),
@@ -121,11 +124,18 @@ async fn in_transaction(
         keymaps.push(transform.add_keymap(km, src, tgt).await?);
     }
     let fks = foreign_keys(tx, pipeline.target.app_schema.as_str()).await?;
-    let mut checks = Checks::new(pipeline, fks, !options.skip_checks);
+    let mut checks = Checks::new(pipeline, fks.clone(), !options.skip_checks);
     let shared = SharedTarget::read(tx, pipeline).await?;
     let mut tables = Vec::new();
     let mut loads = Vec::new();
+    let mut unchecked = Unchecked::default();
     for spec in load_order(tx, pipeline).await? {
+        if let Some(reason) = unchecked.blocks(spec, &fks) {
+            checks.not_checked(spec.name.as_str(), &reason);
+            tables.push(TableReport::not_checked(spec, reason));
+            loads.push(table::Loaded::default());
+            continue;
+        }
         let step = TableStep {
             tx,
             transform: &transform,
@@ -135,9 +145,24 @@ async fn in_transaction(
             run_id: &run_id,
             shared: &shared,
         };
-        let (report, loaded) = step.load(&mut checks, &source, progress).await?;
-        tables.push(report);
-        loads.push(loaded);
+        let loaded = match mode {
+            Mode::Check => one_table_of_many(tx, step.load(&mut checks, &source, progress)).await?,
+            _ => Ok(step.load(&mut checks, &source, progress).await?),
+        };
+        match loaded {
+            Ok((report, loaded)) => {
+                tables.push(report);
+                loads.push(loaded);
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                progress.note(&format!("{}: not checked: {reason}", spec.name));
+                checks.not_checked(spec.name.as_str(), &reason);
+                unchecked.add(spec);
+                tables.push(TableReport::not_checked(spec, reason));
+                loads.push(table::Loaded::default());
+            }
+        }
     }
     for (i, loaded) in loads.iter().enumerate().rev() {
         if let Some(delete) = &loaded.delete {
@@ -170,7 +195,57 @@ async fn in_transaction(
         dry_run: !mode.writes(),
         run_id,
         seconds: started.elapsed().as_secs_f64(),
+        compared_with: None,
     })
+}
+
+/// `check` goes on past a table it cannot check: the table's work runs
+/// under a savepoint, and a failure rolls back to it and becomes the
+/// table's finding (`Ok(Err(_))`). A failure to roll back ends the pass.
+async fn one_table_of_many<T>(
+    tx: &Client,
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<Result<T, Error>, Error> {
+    let url_free = |what: &str, e: &tokio_postgres::Error| {
+        Error::Internal(format!("{what}: {}", crate::target::describe(e)))
+    };
+    tx.batch_execute("SAVEPOINT padetl_table")
+        .await
+        .map_err(|e| url_free("setting a savepoint before the table", &e))?;
+    let outcome = work.await;
+    let end = match outcome.is_ok() {
+        true => "RELEASE SAVEPOINT padetl_table",
+        false => "ROLLBACK TO SAVEPOINT padetl_table",
+    };
+    match tx.batch_execute(end).await {
+        Ok(()) => Ok(outcome),
+        Err(_) => outcome.map(Ok),
+    }
+}
+
+/// The tables `check` could not check, whose children cannot be either.
+#[derive(Default)]
+struct Unchecked(Vec<String>);
+
+impl Unchecked {
+    fn add(&mut self, spec: &TableSpec) {
+        self.0.push(spec.name.to_string());
+    }
+
+    /// Why `spec` cannot be checked: a parent of it was not (load order
+    /// puts parents first). Marks `spec` unchecked too.
+    fn blocks(&mut self, spec: &TableSpec, fks: &[ForeignKey]) -> Option<String> {
+        let parent = fks
+            .iter()
+            .filter(|fk| fk.child == spec.name.as_str() && fk.parent != fk.child)
+            .find(|fk| self.0.contains(&fk.parent))?;
+        let reason = format!(
+            "not checked: its parent table {} could not be checked",
+            parent.parent
+        );
+        self.add(spec);
+        Some(reason)
+    }
 }
 
 /// What the loads need to know about the target they share with the app.
@@ -232,7 +307,15 @@ fn stop_on_failed_checks(checks: &Checks, table: Option<&str>) -> Result<(), Err
     let list: Vec<String> = failed
         .iter()
         .map(|c| {
-            let first: Vec<String> = c.sample.iter().map(|v| v.detail.clone()).take(3).collect();
+            let first: Vec<String> = c
+                .sample
+                .iter()
+                .take(3)
+                .map(|v| match v.row.is_empty() && v.key == 0 {
+                    true => v.detail.clone(),
+                    false => format!("key {}: {}", v.key, v.detail),
+                })
+                .collect();
             format!(
                 "{} on {}: {} row(s) (first: {})",
                 c.name,

@@ -22,6 +22,7 @@ use crate::target::Mode;
 use crate::transform::{split_rejected, Rejections, TransformError, TransformSession};
 
 /// What a loaded table leaves for the end of the run.
+#[derive(Default)]
 pub(crate) struct Loaded {
     pub delete: Option<PendingDelete>,
     /// Rows before the load, for tables with a row-count check.
@@ -182,7 +183,11 @@ impl<'a> TableStep<'a> {
                     })?;
                 let outcome = checks.page(self.transform, spec, kept).await?;
                 pumped.quarantine.extend(outcome.quarantine);
-                open.load.write(&outcome.keep).await?;
+                let misfits = open.load.write(&outcome.keep).await?;
+                let held = checks
+                    .misfits(self.transform, spec, &outcome.keep, misfits)
+                    .await?;
+                pumped.quarantine.extend(held);
             }
             check_no_rows_lost(spec, n, out_rows)?;
             open.bar.advance(n);
@@ -239,9 +244,12 @@ impl<'a> TableStep<'a> {
             rejected: pumped.rejections.total(),
             rejected_by_reason: pumped.rejections.by_reason,
             quarantined,
+            left_out: checks.left_out(spec.name.as_str()),
             left_alone,
             readers: open.ranges.len(),
             comparison,
+            not_checked: None,
+            previous: None,
             seconds: open.started.elapsed().as_secs_f64(),
         };
         open.bar.finish(&format!(

@@ -4,15 +4,17 @@
 
 use std::pin::Pin;
 
+use std::collections::BTreeSet;
+
 use bytes::{Bytes, BytesMut};
-use datafusion::arrow::array::Array;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures_util::SinkExt;
 use tokio_postgres::CopyInSink;
 
-use super::encode::{CopyEncoder, TargetColumn};
+use super::encode::{CopyEncoder, Misfit, TargetColumn};
 use super::merge::copy_sql;
 use super::pgtype::PgType;
+use super::rule::Rule;
 use super::table::TableLoad;
 use super::LoadError;
 use crate::config::QualifiedName;
@@ -30,25 +32,25 @@ pub(super) struct OpenCopy {
 }
 
 impl TableLoad<'_> {
-    /// Encodes `batch` into the COPY stream (opened on the first batch).
-    pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), LoadError> {
+    /// Encodes `batch` into the COPY stream (opened on the first batch);
+    /// returns the values that do not fit, whose rows were left out.
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<Vec<Misfit>, LoadError> {
         if batch.num_rows() == 0 {
-            return Ok(());
+            return Ok(vec![]);
         }
         if self.copy.is_none() {
             self.copy = Some(self.open_copy(batch).await?);
         }
         let Some(copy) = self.copy.as_mut() else {
-            return Ok(());
+            return Ok(vec![]);
         };
-        check_not_null(&self.table, &copy.columns, batch, &self.key)?;
-        copy.encoder
-            .encode_batch(batch, Some(&self.key), &mut copy.buf)?;
-        self.staged += batch.num_rows() as u64;
+        let misfits = copy.encoder.encode_fitting(batch, &mut copy.buf)?;
+        let left_out: BTreeSet<usize> = misfits.iter().map(|m| m.row).collect();
+        self.staged += (batch.num_rows() - left_out.len()) as u64;
         if copy.buf.len() >= SEND_THRESHOLD {
             copy.send_buffered(&self.table).await?;
         }
-        Ok(())
+        Ok(misfits)
     }
 
     async fn open_copy(&self, batch: &RecordBatch) -> Result<OpenCopy, LoadError> {
@@ -84,6 +86,12 @@ impl TableLoad<'_> {
                 Ok(TargetColumn {
                     name: c.name.clone(),
                     pg_type,
+                    not_null: c.not_null,
+                    rules: c
+                        .checks
+                        .iter()
+                        .filter_map(|def| Rule::parse(&c.name, def))
+                        .collect(),
                 })
             })
             .collect::<Result<Vec<_>, LoadError>>()?;
@@ -129,29 +137,4 @@ impl OpenCopy {
             .await
             .map_err(|e| LoadError::db(table, "sending COPY data", &e))
     }
-}
-
-/// A NULL bound for a NOT NULL column, named by row key instead of by the
-/// server's "Failing row contains (…)", which would print the whole row.
-fn check_not_null(
-    table: &QualifiedName,
-    columns: &[CatalogColumn],
-    batch: &RecordBatch,
-    key: &str,
-) -> Result<(), LoadError> {
-    for c in columns.iter().filter(|c| c.not_null) {
-        let Some(array) = batch.column_by_name(&c.name) else {
-            continue;
-        };
-        if array.null_count() == 0 {
-            continue;
-        }
-        let row = (0..array.len()).find(|i| array.is_null(*i)).unwrap_or(0);
-        return Err(LoadError::NullValue {
-            table: table.to_string(),
-            column: c.name.clone(),
-            key: super::key_at(batch, key, row),
-        });
-    }
-    Ok(())
 }

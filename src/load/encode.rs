@@ -1,8 +1,10 @@
 //! Arrow → Postgres binary COPY, column by column: each column's array is
 //! downcast once per batch into a [`Col`], and the row loop only matches on
 //! that small enum — no per-value boxing, no rows of `dyn ToSql`. The target
-//! column's catalog type decides the encoding; a value that does not fit is
-//! an error naming table, column and row key, never rounded or truncated.
+//! column's catalog type decides the encoding. A value that does not fit
+//! (type, range, NOT NULL, a simple CHECK) is never rounded or truncated:
+//! its row is left out of the stream and reported as a [`Misfit`], which
+//! the checks count as the table's fit check.
 
 use std::sync::Arc;
 
@@ -16,6 +18,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use super::numeric::{fit_decimal, write_numeric};
 use super::pgtype::PgType;
+use super::rule::Rule;
 
 /// Microseconds between the Unix epoch and Postgres' (2000-01-01).
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
@@ -32,6 +35,32 @@ const PG_TIMESTAMP_RANGE: std::ops::Range<i64> =
 pub struct TargetColumn {
     pub name: String,
     pub pg_type: PgType,
+    pub not_null: bool,
+    /// The column's CHECK constraints that the encoder evaluates itself.
+    pub rules: Vec<Rule>,
+}
+
+impl TargetColumn {
+    /// A column with no constraint beyond its type.
+    pub fn typed(name: &str, pg_type: PgType) -> Self {
+        TargetColumn {
+            name: name.to_string(),
+            pg_type,
+            not_null: false,
+            rules: vec![],
+        }
+    }
+}
+
+/// A value of one row that its target column cannot store: the row was
+/// left out of the COPY stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Misfit {
+    /// The row's index in the batch.
+    pub row: usize,
+    pub column: String,
+    /// Why, e.g. "(5.6271443) has more than 6 decimal places".
+    pub reason: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,30 +145,56 @@ impl CopyEncoder {
         buf.put_i16(-1);
     }
 
-    /// Appends every row of `batch`; on error the caller aborts the COPY.
+    /// Appends every row of `batch` whose values all fit; the others are
+    /// left out and returned, one [`Misfit`] per value that does not fit.
+    pub fn encode_fitting(
+        &self,
+        batch: &RecordBatch,
+        buf: &mut BytesMut,
+    ) -> Result<Vec<Misfit>, EncodeError> {
+        let cols = self.columns(batch)?;
+        buf.reserve(batch.num_rows() * (2 + 12 * cols.len()));
+        let mut misfits = Vec::new();
+        for row in 0..batch.num_rows() {
+            let start = buf.len();
+            buf.put_i16(cols.len() as i16);
+            let mut fits = true;
+            for (col, (target, _)) in cols.iter().zip(&self.columns) {
+                if let Err(reason) = col.write(row, target, buf) {
+                    fits = false;
+                    misfits.push(Misfit {
+                        row,
+                        column: target.name.clone(),
+                        reason,
+                    });
+                }
+            }
+            if !fits {
+                buf.truncate(start);
+            }
+        }
+        Ok(misfits)
+    }
+
+    /// Appends every row of `batch`, or fails at the first value that does
+    /// not fit, naming it (benchmarks and tools that must load all or nothing).
     pub fn encode_batch(
         &self,
         batch: &RecordBatch,
         key_column: Option<&str>,
         buf: &mut BytesMut,
     ) -> Result<(), EncodeError> {
-        let cols = self.columns(batch)?;
-        buf.reserve(batch.num_rows() * (2 + 12 * cols.len()));
-        for row in 0..batch.num_rows() {
-            buf.put_i16(cols.len() as i16);
-            for (i, col) in cols.iter().enumerate() {
-                col.write(row, buf)
-                    .map_err(|reason| EncodeError::ValueDoesNotFit {
-                        table: self.table.clone(),
-                        column: self.columns[i].0.name.clone(),
-                        key: key_column
-                            .map(|k| super::key_at(batch, k, row))
-                            .unwrap_or_else(|| format!("row {row}")),
-                        reason,
-                    })?;
-            }
+        match self.encode_fitting(batch, buf)?.into_iter().next() {
+            None => Ok(()),
+            Some(m) => Err(EncodeError::ValueDoesNotFit {
+                table: self.table.clone(),
+                column: m.column,
+                key: key_column
+                    .map(|k| super::key_at(batch, k, m.row))
+                    .unwrap_or_else(|| format!("row {}", m.row)),
+                reason: m.reason,
+            }),
         }
-        Ok(())
     }
 
     fn columns(&self, batch: &RecordBatch) -> Result<Vec<Col>, EncodeError> {
@@ -252,10 +307,17 @@ impl Col {
         })
     }
 
-    fn write(&self, row: usize, buf: &mut BytesMut) -> Result<(), String> {
+    /// Writes the value of `row`, or says why `target` cannot store it.
+    fn write(&self, row: usize, target: &TargetColumn, buf: &mut BytesMut) -> Result<(), String> {
         if self.is_null(row) {
+            if target.not_null {
+                return Err("is NULL, and the column is NOT NULL".into());
+            }
             buf.put_i32(-1);
             return Ok(());
+        }
+        if let Some(reason) = target.rules.iter().find_map(|r| self.breaks(row, r)) {
+            return Err(reason);
         }
         match self {
             Col::Null => buf.put_i32(-1),
@@ -288,6 +350,19 @@ impl Col {
             }
         }
         Ok(())
+    }
+
+    /// Why the value of `row` breaks `rule` (a non-null value).
+    fn breaks(&self, row: usize, rule: &Rule) -> Option<String> {
+        match self {
+            Col::Text(a, _) => rule.text_breaks(a.value(row)),
+            Col::Int(a, _) => rule.number_breaks(a.value(row) as f64),
+            Col::Float(a, _) => rule.number_breaks(a.value(row)),
+            Col::Decimal(a, scale, _) => {
+                rule.number_breaks(a.value(row) as f64 / 10f64.powi(i32::from(*scale)))
+            }
+            _ => None,
+        }
     }
 
     fn is_null(&self, row: usize) -> bool {

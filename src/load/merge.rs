@@ -324,6 +324,7 @@ mod tests {
             typname: typname.into(),
             typmod: -1,
             not_null: false,
+            checks: vec![],
         }
     }
 

@@ -16,11 +16,12 @@ mod numeric;
 mod order;
 mod pgtype;
 mod quarantine;
+mod rule;
 mod sharing;
 mod stage;
 mod table;
 
-pub use encode::{CopyEncoder, EncodeError, TargetColumn};
+pub use encode::{CopyEncoder, EncodeError, Misfit, TargetColumn};
 pub(crate) use merge::UniqueAction;
 pub(crate) use order::load_order;
 pub use pgtype::PgType;
@@ -40,12 +41,6 @@ pub enum LoadError {
     Encode(#[from] EncodeError),
     #[error(transparent)]
     Schema(#[from] SchemaError),
-    #[error("table {table}: column `{column}` is NULL in the row with key {key}, but the target column is NOT NULL")]
-    NullValue {
-        table: String,
-        column: String,
-        key: String,
-    },
     #[error("table {table}: {message}")]
     Shape { table: String, message: String },
     #[error("table {table} is loaded in insert mode, but {count} row(s) have keys already in it with other values (first: {}); nothing was written. Use mode = \"upsert\" if they may change", keys.join(", "))]

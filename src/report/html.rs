@@ -5,11 +5,7 @@ use super::{render_markdown, RunReport};
 
 /// Renders `report` as one self-contained HTML file.
 pub fn render_html(report: &RunReport) -> String {
-    let status = if report.failed_checks().is_empty() {
-        "ok"
-    } else {
-        "fail"
-    };
+    let status = verdict_class(report);
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>padetl {} {}</title><style>{STYLE}</style></head>\
@@ -51,7 +47,11 @@ pub fn render_html_body(report: &RunReport) -> String {
             }
             body.push_str("<tr>");
             for c in split_row(line) {
-                body.push_str(&format!("<{tag}>{}</{tag}>", inline(&c)));
+                let class = match tag == "td" && is_number(&c) {
+                    true => " class=\"n\"",
+                    false => "",
+                };
+                body.push_str(&format!("<{tag}{class}>{}</{tag}>", inline(&c)));
             }
             body.push_str("</tr>\n");
         } else if is_item {
@@ -60,8 +60,14 @@ pub fn render_html_body(report: &RunReport) -> String {
                 in_list = true;
             }
             body.push_str(&format!("<li>{}</li>\n", inline(&line[2..])));
+        } else if let Some(v) = line.strip_prefix("**Verdict:** ") {
+            body.push_str(&format!(
+                "<p class=\"verdict {}\"><strong>Verdict:</strong> {}</p>\n",
+                verdict_class(report),
+                inline(v)
+            ));
         } else if let Some(h) = line.strip_prefix("### ") {
-            body.push_str(&format!("<h3>{}</h3>\n", inline(h)));
+            body.push_str(&format!("<h3{}>{}</h3>\n", section_id(h), inline(h)));
         } else if let Some(h) = line.strip_prefix("## ") {
             body.push_str(&format!("<h2>{}</h2>\n", inline(h)));
         } else if let Some(h) = line.strip_prefix("# ") {
@@ -82,7 +88,50 @@ pub fn render_html_body(report: &RunReport) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;max-width:80em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;vertical-align:top}\
 th{background:#f3f3f3}code{font-family:ui-monospace,monospace;font-size:90%;word-break:break-all}\
-body.fail h1{color:#a00}";
+td.n{text-align:right;font-variant-numeric:tabular-nums}\
+.verdict{padding:.75em 1em;border-radius:4px;font-size:110%}\
+.verdict.ok{background:#e6f4ea;border:1px solid #8c8}.verdict.warn{background:#fff4e0;border:1px solid #e0b050}\
+.verdict.fail{background:#fde8e8;border:1px solid #d66}body.fail h1{color:#a00}";
+
+/// The verdict's colour: `fail` when a run would stop, `warn` when it would
+/// go on with warnings, quarantined or not-loaded rows, `ok` otherwise.
+fn verdict_class(report: &RunReport) -> &'static str {
+    if !report.failed_checks().is_empty() || !report.privileges.is_empty() {
+        return "fail";
+    }
+    let warned = report
+        .checks
+        .iter()
+        .any(|c| c.violations > 0 && c.policy != crate::config::Policy::Fail);
+    let held = report.tables.iter().any(|t| t.quarantined > 0);
+    match warned || held {
+        true => "warn",
+        false => "ok",
+    }
+}
+
+/// A count or a change (`1234`, `+12`, `-3`, `±0`, `–`): right-aligned.
+fn is_number(cell: &str) -> bool {
+    let digits = cell.trim_start_matches(['+', '-', '±']);
+    cell == "–" || (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The id of a finding's section, `### name (table, policy): …`, which the
+/// summary's link points at.
+fn section_id(heading: &str) -> String {
+    let Some((name, rest)) = heading.split_once(" (") else {
+        return String::new();
+    };
+    let table = rest.split([',', ')']).next().unwrap_or_default();
+    format!(" id=\"{}\"", escape(&super::markdown::anchor(table, name)))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
 
 /// Cells of a Markdown table row, honouring `\|`.
 fn split_row(line: &str) -> Vec<String> {
@@ -106,15 +155,13 @@ fn split_row(line: &str) -> Vec<String> {
 
 /// Escapes HTML, then turns `code` and **bold** into tags.
 fn inline(s: &str) -> String {
-    let escaped = s
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;");
+    let escaped = escape(s);
     let mut out = String::new();
     for (i, part) in escaped.split('`').enumerate() {
         if i % 2 == 1 {
             out.push_str(&format!("<code>{part}</code>"));
+        } else if let Some(link) = link(part) {
+            out.push_str(&link);
         } else {
             let mut bold = false;
             for (j, piece) in part.split("**").enumerate() {
@@ -132,6 +179,15 @@ fn inline(s: &str) -> String {
     out
 }
 
+/// `[text](#anchor)`, the whole of a cell, as a link within the page.
+fn link(part: &str) -> Option<String> {
+    let (text, target) = part
+        .strip_prefix('[')?
+        .strip_suffix(')')?
+        .split_once("](#")?;
+    Some(format!("<a href=\"#{target}\">{text}</a>"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +199,11 @@ mod tests {
             inline("<x> `y` **z**"),
             "&lt;x&gt; <code>y</code> <strong>z</strong>"
         );
+        assert_eq!(
+            inline("[a_fits](#t-a_fits)"),
+            "<a href=\"#t-a_fits\">a_fits</a>"
+        );
+        assert_eq!(section_id("a_fits (t, fail): 3 row(s)"), " id=\"t-a_fits\"");
+        assert!(is_number("+12") && is_number("40") && !is_number("fail"));
     }
 }

@@ -3,6 +3,7 @@
 //! ([`render_markdown`]), one self-contained HTML file ([`render_html`]) and
 //! JSON (serde). Progress while it runs lives in [`progress`].
 
+mod compare;
 mod html;
 mod markdown;
 pub mod progress;
@@ -17,6 +18,7 @@ use crate::schema::SchemaPlan;
 use crate::target::MissingPrivilege;
 use crate::transform::KeymapSummary;
 
+pub use compare::{change, Compared};
 pub use html::{render_html, render_html_body};
 pub use markdown::render_markdown;
 pub use text::render_text;
@@ -32,7 +34,7 @@ pub struct RunReport {
     /// `None` when the pass could not begin (see `privileges`).
     pub schema: Option<SchemaPlan>,
     /// Rights the target's role lacks; a pass with any did nothing else.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub privileges: Vec<MissingPrivilege>,
     pub keymaps: Vec<KeymapSummary>,
     pub tables: Vec<TableReport>,
@@ -51,6 +53,9 @@ pub struct RunReport {
     /// Names the run in the quarantine table.
     pub run_id: String,
     pub seconds: f64,
+    /// The earlier pass the "since" numbers compare with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compared_with: Option<Compared>,
 }
 
 /// One table's counts.
@@ -69,19 +74,62 @@ pub struct TableReport {
     pub rejected_by_reason: BTreeMap<String, u64>,
     /// Rows a `quarantine` check took out of the load (or its parent's did).
     pub quarantined: u64,
+    /// Rows with a value that does not fit its column under a `fail`
+    /// policy: not loaded (a run stops; `check` counts them).
+    #[serde(default)]
+    pub left_out: u64,
     /// Rows changed in the target since padetl wrote them that the run left
     /// as the target has them (`on_target_change = "target_wins"`).
     #[serde(default)]
     pub left_alone: u64,
     /// Source connections that read the table at once (key ranges).
     pub readers: usize,
+    /// `check` only: why the table could not be checked (its source query
+    /// failed, its transform failed, a parent could not be checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_checked: Option<String>,
+    /// The same table's counts in the previous `check` or `run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousCounts>,
     /// `verify` only: the transformed source compared with the table.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
     pub seconds: f64,
 }
 
+/// A table's counts in an earlier report, for the "since" columns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PreviousCounts {
+    pub read: u64,
+    pub written: u64,
+    pub rejected: u64,
+    pub quarantined: u64,
+    #[serde(default)]
+    pub left_out: u64,
+}
+
 impl TableReport {
+    /// A table `check` could not check, and why.
+    pub fn not_checked(spec: &crate::config::TableSpec, reason: String) -> Self {
+        TableReport {
+            table: spec.name.to_string(),
+            mode: spec.mode,
+            not_checked: Some(reason),
+            ..TableReport::default()
+        }
+    }
+
+    /// The counts an later report compares with.
+    pub fn counts(&self) -> PreviousCounts {
+        PreviousCounts {
+            read: self.read,
+            written: self.written(),
+            rejected: self.rejected,
+            quarantined: self.quarantined,
+            left_out: self.left_out,
+        }
+    }
+
     /// Rows written (inserted, changed or deleted).
     pub fn written(&self) -> u64 {
         self.inserted + self.updated + self.deleted
@@ -89,6 +137,27 @@ impl TableReport {
 }
 
 impl RunReport {
+    /// A report with nothing in it yet.
+    pub fn empty(pipeline: &str, env: &str) -> Self {
+        RunReport {
+            pipeline: pipeline.to_string(),
+            env: env.to_string(),
+            source: String::new(),
+            target: String::new(),
+            schema: None,
+            privileges: vec![],
+            keymaps: vec![],
+            tables: vec![],
+            checks: vec![],
+            notes: vec![],
+            transaction: None,
+            dry_run: true,
+            run_id: String::new(),
+            seconds: 0.0,
+            compared_with: None,
+        }
+    }
+
     /// A check that could not begin: the role lacks `privileges`.
     pub fn cannot_begin(
         pipeline: &crate::config::Pipeline,
@@ -96,20 +165,11 @@ impl RunReport {
         privileges: Vec<MissingPrivilege>,
     ) -> Self {
         RunReport {
-            pipeline: pipeline.name.clone(),
-            env: pipeline.env.clone(),
             source: pipeline.source.url.to_string(),
             target: pipeline.target.url.to_string(),
-            schema: None,
             privileges,
-            keymaps: vec![],
-            tables: vec![],
-            checks: vec![],
-            notes: vec![],
-            transaction: None,
-            dry_run: true,
             run_id,
-            seconds: 0.0,
+            ..RunReport::empty(&pipeline.name, &pipeline.env)
         }
     }
 
@@ -155,11 +215,17 @@ impl RunReport {
             false => format!(" ({})", notes.join(", ")),
         };
         if !failed.is_empty() {
-            let names: Vec<&str> = failed.iter().map(|c| c.name.as_str()).collect();
+            let reasons: Vec<String> = failed
+                .iter()
+                .map(|c| match c.kind.as_str() {
+                    "not_checked" => format!("{} not checked", c.table),
+                    _ => format!("{} on {}: {} row(s)", c.name, c.table, c.violations),
+                })
+                .collect();
             return format!(
-                "FAIL: {} check(s) with policy fail found rows ({}); a run would stop before writing anything",
+                "FAIL: {} finding(s) with policy fail ({}); a run would stop before writing anything",
                 failed.len(),
-                names.join(", ")
+                reasons.join("; ")
             );
         }
         let change = match (self.dry_run, written) {

@@ -78,13 +78,31 @@ pub fn render_text(report: &RunReport) -> String {
         for (reason, n) in &t.rejected_by_reason {
             let _ = writeln!(out, "{:<width$}   rejected {n}: {reason}", "");
         }
-    }
-    if !report.checks.is_empty() {
-        let _ = writeln!(out, "\nchecks:");
-        for c in &report.checks {
+        if t.left_out > 0 {
             let _ = writeln!(
                 out,
-                "  {:<8} {} on {} ({}): {} row(s)",
+                "{:<width$}   left out {}: a value does not fit its column (checks below)",
+                "", t.left_out
+            );
+        }
+        if let Some(why) = &t.not_checked {
+            let _ = writeln!(out, "{:<width$}   NOT CHECKED: {why}", "");
+        }
+    }
+    if !report.checks.is_empty() {
+        let _ = match &report.compared_with {
+            Some(p) => writeln!(out, "\nchecks (since the {} of {}):", p.command, p.finished),
+            None => writeln!(out, "\nchecks:"),
+        };
+        for c in &report.checks {
+            let since = match (&report.compared_with, c.previous) {
+                (Some(_), Some(p)) => format!(", {} since", super::change(c.violations, p)),
+                (Some(_), None) => ", new".into(),
+                (None, _) => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<8} {} on {} ({}): {} row(s){since}",
                 c.policy.as_str(),
                 c.name,
                 c.table,

@@ -17,6 +17,8 @@ pub struct CatalogColumn {
     /// `pg_attribute.atttypmod` (-1 when none).
     pub typmod: i32,
     pub not_null: bool,
+    /// `pg_get_constraintdef` of the CHECK constraints on this column alone.
+    pub checks: Vec<String>,
 }
 
 /// Columns of `table` in their physical order.
@@ -26,7 +28,10 @@ pub async fn table_columns<C: GenericClient>(
 ) -> Result<Vec<CatalogColumn>, SchemaError> {
     let rows = client
         .query(
-            "SELECT a.attname::text, t.typname::text, a.atttypmod, a.attnotnull \
+            "SELECT a.attname::text, t.typname::text, a.atttypmod, a.attnotnull, \
+             ARRAY(SELECT pg_get_constraintdef(co.oid) FROM pg_constraint co \
+                   WHERE co.conrelid = c.oid AND co.contype = 'c' AND co.conkey = ARRAY[a.attnum] \
+                   ORDER BY co.conname) \
              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
              JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
@@ -46,6 +51,7 @@ pub async fn table_columns<C: GenericClient>(
             typname: r.get(1),
             typmod: r.get(2),
             not_null: r.get(3),
+            checks: r.get(4),
         })
         .collect())
 }

@@ -29,9 +29,7 @@ pub use catalog::{
 pub use ddl::literal;
 pub use guard::{reference_fingerprint, ReferenceGuard};
 pub use migrations::{load_migrations, Migration};
-pub use plan::{
-    join as join_versions, Action, NotApplied, SchemaPlan, Step, TableOutcome, TableState,
-};
+pub use plan::{join as join_versions, Action, NotApplied, SchemaPlan, Step, TableState};
 pub use statements::Statement;
 
 #[derive(Debug, thiserror::Error)]

@@ -56,11 +56,26 @@ fn a_failing_source_query_names_the_servers_message_and_the_pipeline_entry() {
             "column \"no_such_key\" does not exist",
         ),
     ];
-    for (extra, entry, message) in cases {
+    for (i, (extra, entry, message)) in cases.into_iter().enumerate() {
         let ws = pipeline_with(extra);
         let at = format!("p.toml:{}", line_of(&ws.pipeline(), entry));
+        if i == 0 {
+            // A table whose source cannot be read is `check`'s finding: the
+            // report still renders, exit 1.
+            padetl(src, tgt)
+                .args(["check", &ws.pipeline_arg(), "--quiet"])
+                .assert()
+                .code(1)
+                .stdout(
+                    predicate::str::contains("pad_breach_checked")
+                        .and(predicate::str::contains(message))
+                        .and(predicate::str::contains(at.as_str()))
+                        .and(predicate::str::contains("audit_log")),
+                );
+        }
+        let command = if i == 0 { "run" } else { "check" };
         padetl(src, tgt)
-            .args(["check", &ws.pipeline_arg(), "--quiet"])
+            .args([command, &ws.pipeline_arg(), "--quiet"])
             .assert()
             .code(2)
             .stderr(

@@ -30,14 +30,24 @@ fn a_value_that_does_not_fit_fails_the_run_and_changes_nothing() {
         )
         .expect("make a value that does not fit")
         .get(0);
-    fails_leaving_target_as_it_was(
-        src,
-        tgt,
-        "pipelines/dev.toml",
-        predicate::str::contains("pad_request")
-            .and(predicate::str::contains("estimated_price"))
-            .and(predicate::str::contains(format!("id={id}")))
-            .and(predicate::str::contains("more than 6 decimal places")),
+    // A value that does not fit is a `fail` finding of the fit check:
+    // exit 1 like any failed check, naming column, count and key.
+    let before = schema_fingerprint(tgt, "padealing");
+    padetl(src, tgt)
+        .args(["run", "pipelines/dev.toml", "--quiet"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("pad_request_estimated_price_fits on pad_request: 1 row(s)")
+                .and(predicate::str::contains(format!(
+                    "key {id}: `estimated_price`"
+                )))
+                .and(predicate::str::contains("more than 6 decimal places")),
+        );
+    assert_eq!(
+        schema_fingerprint(tgt, "padealing"),
+        before,
+        "a refused run changed the target"
     );
 }
 

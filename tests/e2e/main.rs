@@ -7,6 +7,7 @@ mod checks;
 mod dashboard;
 mod demo;
 mod errors;
+mod fit;
 mod kill;
 mod load;
 mod modes;

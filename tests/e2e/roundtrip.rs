@@ -72,14 +72,8 @@ impl Column {
         let batch =
             RecordBatch::try_new(schema.clone(), vec![ord, values]).map_err(|e| e.to_string())?;
         let columns = vec![
-            TargetColumn {
-                name: "ord".into(),
-                pg_type: PgType::Int8,
-            },
-            TargetColumn {
-                name: "v".into(),
-                pg_type: self.pg_type,
-            },
+            TargetColumn::typed("ord", PgType::Int8),
+            TargetColumn::typed("v", self.pg_type),
         ];
         let encoder = CopyEncoder::new("t", columns, &schema).map_err(|e| e.to_string())?;
         let mut buf = bytes::BytesMut::new();

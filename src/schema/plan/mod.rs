@@ -129,6 +129,33 @@ pub struct TableOutcome {
     pub waiting: Vec<String>,
 }
 
+impl TableOutcome {
+    /// What the plan does to one table, in a line; `None` when nothing.
+    pub fn describe(&self) -> Option<String> {
+        let o = self;
+        let mut parts = Vec::new();
+        if let Some(v) = o.created_at {
+            parts.push(format!("created at version {v}"));
+        }
+        if !o.repaired.is_empty() {
+            parts.push(format!("{} difference(s) repaired", o.repaired.len()));
+        }
+        if let Some(v) = o.upgraded_to {
+            parts.push(format!("upgraded to version {v}"));
+        }
+        if !o.resolved_by_upgrade.is_empty() {
+            parts.push(format!(
+                "{} made moot by the upgrade",
+                o.resolved_by_upgrade.len()
+            ));
+        }
+        if !o.waiting.is_empty() {
+            parts.push(format!("{} left waiting", o.waiting.len()));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TableState {
