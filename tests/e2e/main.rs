@@ -10,6 +10,7 @@ mod errors;
 mod kill;
 mod load;
 mod modes;
+mod oracle;
 mod pipelines;
 mod qa;
 mod qa_secrets;
