@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 
-use crate::util::{padetl, padetl_bare, TestDbs};
+use crate::util::{json_of, padetl, padetl_bare, TestDbs};
 
 const PASSWORD: &str = "oracle-secret-never-print";
 const PIPELINE: &str = "pipelines/oracle-dev.toml";
@@ -21,13 +21,23 @@ fn oracle_url() -> String {
 
 #[test]
 fn the_oracle_pipeline_is_valid_without_connecting() {
-    padetl_bare()
-        .args(["validate", PIPELINE, "--env-file", ENV_FILE])
+    let out = padetl_bare()
+        .args(["validate", PIPELINE, "--env-file", ENV_FILE, "--json"])
         .env("SOURCE_DATABASE_URL", oracle_url())
         .assert()
         .success()
-        .stdout(predicate::str::contains(PASSWORD).not())
-        .stderr(predicate::str::contains(PASSWORD).not());
+        .stderr(predicate::str::contains(PASSWORD).not())
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8_lossy(&out);
+    assert!(!text.contains(PASSWORD), "{text}");
+    let p: serde_json::Value = serde_json::from_str(&text).expect("--json prints JSON");
+    assert_eq!(p["source"], "oracle://pa_dealing@127.0.0.1:1521/FREEPDB1");
+    // The same tables and keymaps as every other environment.
+    let dev = json_of(padetl_bare().args(["validate", "pipelines/dev.toml", "--json"]));
+    assert_eq!(p["tables"], dev["tables"]);
+    assert_eq!(p["keymaps"], dev["keymaps"]);
 }
 
 #[test]
