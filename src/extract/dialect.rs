@@ -182,6 +182,15 @@ impl Dialect {
         }
     }
 
+    /// What to do about a key that arrived as something other than an
+    /// integer: an Oracle `NUMBER` without precision arrives as a decimal.
+    pub fn integer_key_hint(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "",
+            Dialect::Oracle => "; an Oracle key must be NUMBER(p,0): write CAST(id AS NUMBER(19)) AS id in the table's query",
+        }
+    }
+
     /// `query` (a keymap's) with its `id` as a 64-bit integer and its keys
     /// as text, so that the keymap compares like with like on both sides
     /// whatever the reference columns' types.

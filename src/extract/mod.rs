@@ -147,7 +147,10 @@ pub fn count_rows(reader: &CxReader, spec: &TableSpec) -> Result<SourceCount, Ex
     }
     let keys = bound(2).zip(bound(3));
     if rows > 0 && keys.is_none() {
-        return Err(key_error("is not an integer column".into()));
+        return Err(key_error(format!(
+            "is not an integer column{}",
+            reader.dialect().integer_key_hint()
+        )));
     }
     Ok(SourceCount { rows, keys })
 }
@@ -270,7 +273,13 @@ fn read_page(
     // NULL keys were ruled out by the count; one now means the source changed.
     let keys = int_column(&batch, key_index)
         .filter(|k| k.null_count() == 0)
-        .ok_or_else(|| data_error(format!("key `{}` is not an integer column", spec.key)))?;
+        .ok_or_else(|| {
+            data_error(format!(
+                "key `{}` is not an integer column{}",
+                spec.key,
+                reader.dialect().integer_key_hint()
+            ))
+        })?;
     if let Some(k) = first_repeated(keys.values()) {
         return Err(ExtractError::Key {
             what: spec.source_label.clone(),
