@@ -56,6 +56,8 @@ impl Error {
                 false => exit::DATABASE,
             },
             Error::Extract(ExtractError::Connect { .. }) => exit::DATABASE,
+            // A source this binary cannot read: built without its feature.
+            Error::Extract(ExtractError::Unsupported { .. }) => exit::BAD_INPUT,
             Error::Extract(_) => exit::BAD_INPUT,
             Error::Load(LoadError::Db { .. }) => exit::DATABASE,
             Error::Load(LoadError::Schema(SchemaError::Db { .. })) => exit::DATABASE,
@@ -112,6 +114,18 @@ mod tests {
             message: "m".into(),
         };
         assert_eq!(code(Error::Extract(data)), exit::BAD_INPUT);
+        let unsupported = ExtractError::Unsupported {
+            side: "source",
+            database: "oracle://u@h:1521/FREEPDB1".into(),
+            message: "built without the `oracle` feature".into(),
+        };
+        assert_eq!(code(Error::Extract(unsupported)), exit::BAD_INPUT);
+        let unreachable = ExtractError::Connect {
+            side: "source",
+            database: "oracle://u@h:1521/FREEPDB1".into(),
+            message: "Oracle Instant Client (libclntsh) was not found".into(),
+        };
+        assert_eq!(code(Error::Extract(unreachable)), exit::DATABASE);
         let sql = TransformError::Sql {
             table: "t".into(),
             file: "f.sql".into(),

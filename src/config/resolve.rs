@@ -11,10 +11,10 @@ use super::model::{
     Keymap, LoadMode, Pipeline, Policy, SourceConfig, TableSpec, TargetChange, TargetConfig,
     Timeout,
 };
-use super::names::{quote, Ident, QualifiedName};
-use super::raw::{RawKeymap, RawTable};
+use super::names::{Ident, QualifiedName};
+use super::raw::{RawKey, RawKeymap, RawTable};
 use super::settings::{Bounded, BATCH_SIZE, READERS, SAMPLE_ROWS};
-use super::url::DatabaseUrl;
+use super::url::{DatabaseUrl, DbKind};
 
 const DEFAULT_BATCH_SIZE: usize = 50_000;
 /// Two source connections per table: the source is read while the previous
@@ -199,8 +199,11 @@ impl Resolver<'_> {
         );
         let batch_size = self.bounded(BATCH_SIZE, batch_size, DEFAULT_BATCH_SIZE);
         let readers = self.bounded(READERS, readers, DEFAULT_READERS);
-        let keymaps = self.keymaps(&reference);
-        let tables = self.tables();
+        // The source's SQL is generated in its own dialect; an unusable URL is
+        // reported above, and the rest is still checked as if for Postgres.
+        let source_kind = source_url.as_ref().map_or(DbKind::Postgres, |u| u.kind);
+        let keymaps = self.keymaps(&reference, source_kind);
+        let tables = self.tables(source_kind);
         let checks = self.checks(&tables, &keymaps);
         let (sample_rows, mask_columns) = self.report_settings();
         let name = self
@@ -294,7 +297,7 @@ impl Resolver<'_> {
         (sample, mask.unwrap_or_default())
     }
 
-    fn keymaps(&mut self, reference: &str) -> Vec<Keymap> {
+    fn keymaps(&mut self, reference: &str, source: DbKind) -> Vec<Keymap> {
         let raw: Vec<(String, &RawKeymap)> = self
             .files
             .raw
@@ -303,11 +306,19 @@ impl Resolver<'_> {
             .map(|(k, v)| (k.clone(), v))
             .collect();
         raw.into_iter()
-            .filter_map(|(name, km)| self.keymap(&name, km, reference))
+            .filter_map(|(name, km)| self.keymap(&name, km, reference, source))
             .collect()
     }
 
-    fn keymap(&mut self, name: &str, km: &RawKeymap, reference: &str) -> Option<Keymap> {
+    /// A keymap; a query generated from `table` is written once for the
+    /// source's database (`source`) and once for the target's (Postgres).
+    fn keymap(
+        &mut self,
+        name: &str,
+        km: &RawKeymap,
+        reference: &str,
+        source: DbKind,
+    ) -> Option<Keymap> {
         let name_id = self.ident(name, "keymap name")?;
         let keys_raw = km.keys.clone().unwrap_or_default();
         if keys_raw.is_empty() {
@@ -328,35 +339,22 @@ impl Resolver<'_> {
                     self.ident(table, "keymap table")?,
                 );
                 let id = self.ident(id.as_deref().unwrap_or("id"), "keymap id")?;
-                let cols: Vec<String> = keys_raw
-                    .iter()
-                    .map(|k| {
-                        format!(
-                            "{} AS {}",
-                            k.expr.clone().unwrap_or_else(|| quote(&k.name)),
-                            quote(&k.name)
-                        )
-                    })
-                    .collect();
-                Some(format!(
-                    "SELECT {} AS id, {} FROM {}",
-                    id.quoted(),
-                    cols.join(", "),
-                    table.quoted()
-                ))
+                let generate = |kind: DbKind| keymap_sql(kind, &table, &id, &keys_raw);
+                Some((generate(source), generate(DbKind::Postgres)))
             }
             (None, _) => None,
         };
+        let (generated_source, generated_target) = generated.unzip();
         let source_query = km
             .source_query
             .as_ref()
             .map(|q| self.interp(q))
-            .or_else(|| generated.clone());
+            .or(generated_source);
         let target_query = km
             .target_query
             .as_ref()
             .map(|q| self.interp(q))
-            .or(generated);
+            .or(generated_target);
         match (source_query, target_query) {
             (Some(source_query), Some(target_query)) if keys.len() == keys_raw.len() => {
                 Some(Keymap {
@@ -381,7 +379,7 @@ impl Resolver<'_> {
         }
     }
 
-    fn tables(&mut self) -> Vec<TableSpec> {
+    fn tables(&mut self, source: DbKind) -> Vec<TableSpec> {
         let raw: Vec<RawTable> = self.files.raw.tables.clone();
         if raw.is_empty() {
             self.problems.push(Problem::new(
@@ -400,14 +398,14 @@ impl Resolver<'_> {
                 );
                 continue;
             }
-            if let Some(spec) = self.table(t) {
+            if let Some(spec) = self.table(t, source) {
                 out.push(spec);
             }
         }
         out
     }
 
-    fn table(&mut self, t: &RawTable) -> Option<TableSpec> {
+    fn table(&mut self, t: &RawTable, source: DbKind) -> Option<TableSpec> {
         let name = self.ident(&t.name, "table name");
         let mode_raw = t.mode.as_deref().unwrap_or("upsert");
         let mode = LoadMode::parse(mode_raw).or_else(|| {
@@ -427,7 +425,10 @@ impl Resolver<'_> {
                 let q = QualifiedName::parse(src)
                     .map_err(|e| self.problem_at(src, format!("table `{}` source: {e}", t.name)))
                     .ok()?;
-                (format!("SELECT * FROM {}", q.quoted()), q.to_string())
+                (
+                    format!("SELECT * FROM {}", source.qualified(&q)),
+                    q.to_string(),
+                )
             }
             (None, Some(query)) => (self.interp(query), format!("query for {}", t.name)),
             _ => {
@@ -526,6 +527,28 @@ impl Resolver<'_> {
         }
         Some((identity, collision?, on_target_change?))
     }
+}
+
+/// A keymap's query generated from its reference `table`, for a database
+/// of `kind`: `id` and one column per key (its `expr`, else the column of
+/// that name). A key's `expr` is the pipeline's SQL, passed as written.
+fn keymap_sql(kind: DbKind, table: &QualifiedName, id: &Ident, keys: &[RawKey]) -> String {
+    let cols: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            let name = kind.ident(&k.name);
+            format!(
+                "{} AS {name}",
+                k.expr.clone().unwrap_or_else(|| name.clone())
+            )
+        })
+        .collect();
+    format!(
+        "SELECT {} AS id, {} FROM {}",
+        kind.ident(id.as_str()),
+        cols.join(", "),
+        kind.qualified(table)
+    )
 }
 
 /// `pipelines/qa.toml` → `envs/` beside `pipelines/`.
@@ -659,6 +682,34 @@ mod tests {
             p.tables[0].origin.ends_with("p.toml:6"),
             "{}",
             p.tables[0].origin
+        );
+    }
+
+    #[test]
+    fn an_oracle_source_gets_oracle_sql_and_the_target_keeps_postgres() {
+        let dir = workspace(&[(
+            "pipelines/p.toml",
+            "env = \"t\"\n\
+             [source]\nurl = \"oracle://u:pw@h:1521/FREEPDB1\"\n\
+             [target]\nurl = \"${URL}\"\nmigrations = \"../migrations\"\n\
+             [keymaps.employee]\ntable = \"oracle_employee\"\n\
+             [[keymaps.employee.keys]]\nname = \"mako_id\"\n\
+             [[keymaps.employee.keys]]\nname = \"email\"\nexpr = \"lower(email)\"\n\
+             [[tables]]\nname = \"t\"\nsource = \"pa_dealing.pad_request\"\nsql = \"t.sql\"\n",
+        )]);
+        let p = load(&dir, "pipelines/p.toml").expect("valid");
+        assert_eq!(
+            p.tables[0].source_query,
+            "SELECT * FROM \"PA_DEALING\".\"PAD_REQUEST\""
+        );
+        let km = &p.keymaps[0];
+        assert_eq!(
+            km.source_query,
+            "SELECT \"ID\" AS id, \"MAKO_ID\" AS \"MAKO_ID\", lower(email) AS \"EMAIL\" FROM \"BO_AIRFLOW\".\"ORACLE_EMPLOYEE\""
+        );
+        assert_eq!(
+            km.target_query,
+            "SELECT \"id\" AS id, \"mako_id\" AS \"mako_id\", lower(email) AS \"email\" FROM \"bo_airflow\".\"oracle_employee\""
         );
     }
 

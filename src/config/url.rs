@@ -6,6 +6,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::names::{quote, QualifiedName};
 use super::secret::Secret;
 
 /// Which kind of database a URL points at.
@@ -14,6 +15,30 @@ use super::secret::Secret;
 pub enum DbKind {
     Postgres,
     Oracle,
+}
+
+impl DbKind {
+    /// A plain identifier (as validated by [`super::Ident`]) quoted so that
+    /// this database reads the name the pipeline means. Postgres folds an
+    /// unquoted name to lower case and Oracle to upper case, so a name
+    /// written `pad_request` in a pipeline is `"pad_request"` for Postgres
+    /// and `"PAD_REQUEST"` for Oracle: the table either created without
+    /// quotes, which is how both are normally created.
+    pub fn ident(self, name: &str) -> String {
+        match self {
+            DbKind::Postgres => quote(name),
+            DbKind::Oracle => quote(&name.to_ascii_uppercase()),
+        }
+    }
+
+    /// `schema.table`, each part quoted as [`DbKind::ident`] does.
+    pub fn qualified(self, name: &QualifiedName) -> String {
+        format!(
+            "{}.{}",
+            self.ident(name.schema.as_str()),
+            self.ident(name.table.as_str())
+        )
+    }
 }
 
 /// libpq's `sslmode`: how much of TLS a connection insists on.
@@ -299,6 +324,24 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.contains("PGSSLMODE: unknown sslmode `sometimes`"), "{e}");
+    }
+
+    #[test]
+    fn each_kind_quotes_a_plain_name_as_it_folds_it() {
+        let q = QualifiedName::parse("pa_dealing.pad_request").unwrap();
+        assert_eq!(
+            DbKind::Postgres.qualified(&q),
+            "\"pa_dealing\".\"pad_request\""
+        );
+        assert_eq!(
+            DbKind::Oracle.qualified(&q),
+            "\"PA_DEALING\".\"PAD_REQUEST\""
+        );
+        assert_eq!(DbKind::Oracle.ident("id"), "\"ID\"");
+        assert_eq!(DbKind::Postgres.ident("id"), "\"id\"");
+        let oracle = DatabaseUrl::parse("oracle://u:pw@h/FREEPDB1").unwrap();
+        assert_eq!(oracle.kind, DbKind::Oracle);
+        assert_eq!(oracle.port, 1521);
     }
 
     #[test]

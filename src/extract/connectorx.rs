@@ -9,6 +9,11 @@
 //! own [`Connector`]: connectorx would parse the URL itself, refuse
 //! `sslmode=verify-full`, never check the server's host name, and report a
 //! wrong password only after its pool's 30-second wait.
+//!
+//! An Oracle source goes through connectorx's own URL handling, after one
+//! connection of padetl's that says in plain words what is missing (see
+//! [`super::oracle`]); a binary built without the `oracle` feature refuses
+//! it before reading anything.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
@@ -22,7 +27,7 @@ use postgres_openssl::MakeTlsConnector;
 use crate::config::{DatabaseUrl, DbKind};
 use crate::pg::Connector;
 
-use super::ExtractError;
+use super::{Dialect, ExtractError};
 
 type Transport = PostgresArrowTransport<BinaryProtocol, MakeTlsConnector>;
 
@@ -36,6 +41,8 @@ pub struct CxReader {
     reachable: Arc<OnceLock<()>>,
     /// What this reader reads, for messages.
     side: &'static str,
+    /// The SQL dialect of every query sent through this reader.
+    dialect: Dialect,
 }
 
 impl CxReader {
@@ -50,14 +57,29 @@ impl CxReader {
                     })?,
                 )
             }
-            DbKind::Oracle => None,
+            DbKind::Oracle => {
+                if !cfg!(feature = "oracle") {
+                    return Err(ExtractError::Unsupported {
+                        side,
+                        database: url.to_string(),
+                        message: super::oracle::NOT_BUILT.into(),
+                    });
+                }
+                None
+            }
         };
         Ok(CxReader {
+            dialect: Dialect::of(url.kind),
             url,
             connector,
             reachable: Arc::new(OnceLock::new()),
             side,
         })
+    }
+
+    /// The dialect of the SQL this reader's database reads.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// Runs `sql` and returns all its batches. Blocking: call from a blocking
@@ -117,24 +139,36 @@ impl CxReader {
         }
     }
 
-    /// connectorx's own path, for sources other than Postgres.
+    /// connectorx's own path, for sources other than Postgres (Oracle): its
+    /// upper-case column names are lower-cased, so that the transform sees
+    /// the names it sees for a Postgres source.
     fn query_by_url(
         &self,
         sql: &str,
         what: &str,
         origin: &str,
     ) -> Result<Vec<RecordBatch>, ExtractError> {
-        let failed = |cause: Cause| self.error(what, origin, cause);
+        if self.reachable.get().is_none() {
+            super::oracle::ensure_reachable(&self.url)
+                .map_err(|message| self.unreachable(message))?;
+            let _ = self.reachable.set(());
+        }
+        let failed = |mut cause: Cause| {
+            cause.sql_mistake = super::oracle::blames_the_sql(&cause.message);
+            self.error(what, origin, cause)
+        };
         let conn = SourceConn::try_from(self.url.expose()).map_err(|e| failed(Cause::of(&e)))?;
         let queries = [CXQuery::from(sql)];
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
             get_arrow(&conn, None, &queries, None).and_then(|d| d.arrow().map_err(Into::into))
         }));
         match result {
-            Ok(Ok(batches)) => Ok(batches),
+            Ok(Ok(batches)) => {
+                super::oracle::lower_case_names(batches).map_err(|e| failed(Cause::of(&e)))
+            }
             Ok(Err(e)) => Err(failed(Cause::of(&e))),
             Err(panic) => Err(failed(Cause {
-                message: panic_message(panic.as_ref()),
+                message: super::oracle::explain_panic(panic_message(panic.as_ref())),
                 sql_mistake: false,
             })),
         }
@@ -223,67 +257,5 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         (*s).to_string()
     } else {
         "the connector failed".to_string()
-    }
-}
-
-/// SQL for one page of `base` after key `after` and up to key `upto`
-/// (both optional), ordered by `key`.
-///
-/// The upper bound filters outside the `LIMIT`, so Postgres sees only
-/// "after this key, in key order, this many rows": an index scan that stops
-/// after one page. With both bounds inside, a planner that expects few rows
-/// in the range (no statistics yet, say) scans the whole range and sorts it
-/// for every page: measured on 3M rows, 500 ms a page instead of 9 ms. A
-/// range's last page may read up to a page past its end; the filter drops
-/// those rows and the shorter page ends the range.
-pub fn page_sql(
-    base: &str,
-    key: &str,
-    after: Option<i64>,
-    upto: Option<i64>,
-    limit: usize,
-) -> String {
-    let filter = match after {
-        Some(k) => format!(" WHERE padetl_page.{key} > {k}"),
-        None => String::new(),
-    };
-    let page = format!(
-        "SELECT * FROM ({base}) AS padetl_page{filter} ORDER BY padetl_page.{key} LIMIT {limit}"
-    );
-    match upto {
-        Some(k) => format!("SELECT * FROM ({page}) AS padetl_range WHERE padetl_range.{key} <= {k} ORDER BY padetl_range.{key}"),
-        None => page,
-    }
-}
-
-/// SQL counting rows and rows with a key, so that a NULL key (which paging
-/// would skip) is caught instead of silently losing rows; the key's range is
-/// what partitioned reading splits. Duplicate keys are caught while paging
-/// (adjacent in a page, or fewer rows read than counted), not by a
-/// `count(DISTINCT)`, which sorts the whole table on the source's disk.
-pub fn count_sql(base: &str, key: &str) -> String {
-    format!(
-        "SELECT count(*) AS n, count(padetl_count.{key}) AS keyed, min(padetl_count.{key}) AS min_key, max(padetl_count.{key}) AS max_key FROM ({base}) AS padetl_count"
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pages_continue_after_the_last_key() {
-        assert_eq!(
-            page_sql("SELECT * FROM \"a\".\"b\"", "\"id\"", None, None, 10),
-            "SELECT * FROM (SELECT * FROM \"a\".\"b\") AS padetl_page ORDER BY padetl_page.\"id\" LIMIT 10"
-        );
-        assert!(
-            page_sql("q", "\"id\"", Some(42), None, 10).contains("WHERE padetl_page.\"id\" > 42")
-        );
-        assert_eq!(
-            page_sql("q", "\"id\"", Some(42), Some(99), 10),
-            "SELECT * FROM (SELECT * FROM (q) AS padetl_page WHERE padetl_page.\"id\" > 42 ORDER BY padetl_page.\"id\" LIMIT 10) \
-             AS padetl_range WHERE padetl_range.\"id\" <= 99 ORDER BY padetl_range.\"id\""
-        );
     }
 }

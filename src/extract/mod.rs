@@ -6,9 +6,12 @@
 //! own reader at the same time, so the source's latency overlaps with
 //! transforming and copying. At most the channel's pages, one page per reader
 //! and the one being consumed are in memory, whatever the table size. Naive
-//! timestamps are localized here (see [`timezone`]).
+//! timestamps are localized here (see [`timezone`]). Every SQL text sent to
+//! the source comes from its [`Dialect`].
 
 mod connectorx;
+mod dialect;
+mod oracle;
 mod reference;
 pub mod timezone;
 
@@ -18,10 +21,12 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use tokio::sync::mpsc;
 
-pub use self::connectorx::{count_sql, page_sql, CxReader};
+pub use self::connectorx::CxReader;
+pub use self::dialect::Dialect;
 pub use self::reference::{source_keys, target_keys};
 
-use crate::config::{quote, TableSpec};
+use self::dialect::CX_NUMERIC_SCALE;
+use crate::config::TableSpec;
 
 /// Pages waiting in the channel while the consumer works on one.
 pub const CHANNEL_DEPTH: usize = 2;
@@ -49,6 +54,14 @@ pub enum ExtractError {
     Data { what: String, message: String },
     #[error("cannot connect to the {side} {database}: {message}")]
     Connect {
+        side: &'static str,
+        database: String,
+        message: String,
+    },
+    /// A source this binary cannot read (an `oracle://` URL without the
+    /// `oracle` feature): said before anything is read.
+    #[error("{side} {database}: {message}")]
+    Unsupported {
         side: &'static str,
         database: String,
         message: String,
@@ -102,7 +115,9 @@ pub fn partitions(count: &SourceCount, readers: usize, batch_size: usize) -> Vec
 
 /// Counts the rows `spec` will read and proves its key is usable for paging.
 pub fn count_rows(reader: &CxReader, spec: &TableSpec) -> Result<SourceCount, ExtractError> {
-    let sql = count_sql(&spec.source_query, &spec.key.quoted());
+    let sql = reader
+        .dialect()
+        .count_sql(&spec.source_query, spec.key.as_str());
     let batches = reader.query(&sql, &spec.source_label, &spec.origin)?;
     let value = |col: usize| -> Result<u64, ExtractError> {
         batches
@@ -132,20 +147,21 @@ pub fn count_rows(reader: &CxReader, spec: &TableSpec) -> Result<SourceCount, Ex
     }
     let keys = bound(2).zip(bound(3));
     if rows > 0 && keys.is_none() {
-        return Err(key_error("is not an integer column".into()));
+        return Err(key_error(format!(
+            "is not an integer column{}",
+            reader.dialect().integer_key_hint()
+        )));
     }
     Ok(SourceCount { rows, keys })
 }
 
-/// connectorx reads `numeric` as Decimal128(38, 10): a value with non-zero
-/// digits past 10 decimal places, more integer digits, or NaN would be
-/// rounded or lost
-/// before padetl sees it. Such a value stops the run here, by column and key.
+/// connectorx reads a decimal as Decimal128(38, 10): a value with non-zero
+/// digits past 10 decimal places, more integer digits than it keeps (see
+/// [`Dialect::numeric_check_sql`]), or NaN would be rounded or lost before
+/// padetl sees it. Such a value stops the run here, by column and key.
 fn check_numerics(reader: &CxReader, spec: &TableSpec) -> Result<(), ExtractError> {
-    let probe = format!(
-        "SELECT * FROM ({}) AS padetl_probe LIMIT 1",
-        spec.source_query
-    );
+    let dialect = reader.dialect();
+    let probe = dialect.first_row_sql(&spec.source_query);
     let batches = reader.query(&probe, &spec.source_label, &spec.origin)?;
     let Some(schema) = batches.first().map(|b| b.schema()) else {
         return Ok(());
@@ -156,7 +172,8 @@ fn check_numerics(reader: &CxReader, spec: &TableSpec) -> Result<(), ExtractErro
         .filter(|f| matches!(f.data_type(), DataType::Decimal128(_, s) if *s == CX_NUMERIC_SCALE))
         .map(|f| f.name().clone())
         .collect();
-    let Some(sql) = numeric_check_sql(&spec.source_query, &spec.key.quoted(), &numeric) else {
+    let Some(sql) = dialect.numeric_check_sql(&spec.source_query, spec.key.as_str(), &numeric)
+    else {
         return Ok(());
     };
     let found = reader.query(&sql, &spec.source_label, &spec.origin)?;
@@ -173,36 +190,9 @@ fn check_numerics(reader: &CxReader, spec: &TableSpec) -> Result<(), ExtractErro
         message: format!(
             "column `{column}` in the row with key {}={key} holds a numeric with more than {CX_NUMERIC_SCALE} decimal places, more than {} integer digits, or NaN, which the reader (connectorx) would round; round or cast it in the table's query",
             spec.key,
-            38 - CX_NUMERIC_SCALE
+            dialect.numeric_integer_digits()
         ),
     })
-}
-
-/// The scale connectorx gives every Postgres `numeric`.
-const CX_NUMERIC_SCALE: i8 = 10;
-
-/// First key (and column) whose numeric value connectorx cannot hold.
-fn numeric_check_sql(base: &str, key: &str, columns: &[String]) -> Option<String> {
-    if columns.is_empty() {
-        return None;
-    }
-    let bad = |c: &str| {
-        let c = format!("padetl_num.{}", quote(c));
-        format!(
-            "({c} <> round({c}, {CX_NUMERIC_SCALE}) OR abs({c}) >= 1e{} OR {c} = 'NaN')",
-            38 - CX_NUMERIC_SCALE
-        )
-    };
-    let which: Vec<String> = columns
-        .iter()
-        .map(|c| format!("WHEN {} THEN '{}'", bad(c), c.replace('\'', "''")))
-        .collect();
-    let any: Vec<String> = columns.iter().map(|c| bad(c)).collect();
-    Some(format!(
-        "SELECT padetl_num.{key} AS key, CASE {} END AS column_name FROM ({base}) AS padetl_num WHERE {} ORDER BY 1 LIMIT 1",
-        which.join(" "),
-        any.join(" OR ")
-    ))
 }
 
 /// Streams `spec`'s rows as pages of at most `batch_size` rows, one reader
@@ -260,7 +250,9 @@ fn read_page(
     limit: usize,
     tz: chrono_tz::Tz,
 ) -> Result<Option<(RecordBatch, i64)>, ExtractError> {
-    let sql = page_sql(&spec.source_query, &spec.key.quoted(), after, upto, limit);
+    let sql = reader
+        .dialect()
+        .page_sql(&spec.source_query, spec.key.as_str(), after, upto, limit);
     let batches = reader.query(&sql, &spec.source_label, &spec.origin)?;
     let data_error = |message: String| ExtractError::Data {
         what: spec.source_label.clone(),
@@ -281,7 +273,13 @@ fn read_page(
     // NULL keys were ruled out by the count; one now means the source changed.
     let keys = int_column(&batch, key_index)
         .filter(|k| k.null_count() == 0)
-        .ok_or_else(|| data_error(format!("key `{}` is not an integer column", spec.key)))?;
+        .ok_or_else(|| {
+            data_error(format!(
+                "key `{}` is not an integer column{}",
+                spec.key,
+                reader.dialect().integer_key_hint()
+            ))
+        })?;
     if let Some(k) = first_repeated(keys.values()) {
         return Err(ExtractError::Key {
             what: spec.source_label.clone(),

@@ -2,8 +2,9 @@
 //! the source reader; the target's inside the run's own transaction, so they
 //! are the run's snapshot and come over the session's connection, with the
 //! TLS checks the user asked for and no second connection to the target.
-//! Both sides are cast alike (`id` as bigint, each key as text), so the
-//! keymap compares like with like whatever the reference columns' types.
+//! Both sides are cast alike (`id` as a 64-bit integer, each key as text,
+//! see [`Dialect::keys_sql`]), so the keymap compares like with like
+//! whatever the reference columns' types and the source's database.
 
 use std::sync::Arc;
 
@@ -12,34 +13,23 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use tokio_postgres::Client;
 
-use super::{CxReader, ExtractError};
+use super::{CxReader, Dialect, ExtractError};
 use crate::config::{DatabaseUrl, Keymap};
-
-/// `query` with its `id` as bigint and its keys as text.
-pub fn keys_sql(query: &str, km: &Keymap) -> String {
-    let keys: Vec<String> = km
-        .keys
-        .iter()
-        .map(|k| format!("CAST(q.{0} AS text) AS {0}", k.quoted()))
-        .collect();
-    format!(
-        "SELECT CAST(q.id AS bigint) AS id, {} FROM ({query}) AS q",
-        keys.join(", ")
-    )
-}
 
 /// The source's keys of `km`. Blocking: call from a blocking thread.
 pub fn source_keys(reader: &CxReader, km: &Keymap) -> Result<Vec<RecordBatch>, ExtractError> {
-    reader.query(&keys_sql(&km.source_query, km), &what(km), &km.origin)
+    let sql = reader.dialect().keys_sql(&km.source_query, km);
+    reader.query(&sql, &what(km), &km.origin)
 }
 
-/// The target's keys of `km`, read in the transaction `tx` on `url`.
+/// The target's keys of `km`, read in the transaction `tx` on `url` (the
+/// target is always Postgres).
 pub async fn target_keys(
     tx: &Client,
     url: &DatabaseUrl,
     km: &Keymap,
 ) -> Result<Vec<RecordBatch>, ExtractError> {
-    let sql = keys_sql(&km.target_query, km);
+    let sql = Dialect::Postgres.keys_sql(&km.target_query, km);
     let rows = tx
         .query(sql.as_str(), &[])
         .await
@@ -90,7 +80,7 @@ mod tests {
             origin: "p.toml:1".into(),
         };
         assert_eq!(
-            keys_sql("SELECT 1", &km),
+            Dialect::Postgres.keys_sql("SELECT 1", &km),
             "SELECT CAST(q.id AS bigint) AS id, CAST(q.\"mako_id\" AS text) AS \"mako_id\" FROM (SELECT 1) AS q"
         );
     }

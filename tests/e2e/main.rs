@@ -11,6 +11,7 @@ mod fit;
 mod kill;
 mod load;
 mod modes;
+mod oracle;
 mod pipelines;
 mod qa;
 mod qa_secrets;
