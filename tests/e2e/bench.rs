@@ -51,7 +51,22 @@ fn bench_measures_every_tool_and_writes_its_results() {
         assert!(m["seconds"].as_f64().unwrap() > 0.0, "{m}");
         assert!(m["peak_rss_mb"].as_f64().unwrap() > 0.0, "{m}");
         assert!(m["vs_copy_pipe"].as_f64().unwrap() > 0.0, "{m}");
+        assert!(m["vs_dump_restore"].as_f64().unwrap() > 0.0, "{m}");
     }
+    let tools: Vec<&str> = r["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["tool"].as_str().unwrap())
+        .collect();
+    assert!(
+        tools.iter().any(|t| t.starts_with("pg_dump -Fd")),
+        "{tools:?}"
+    );
+    assert!(
+        tools.iter().any(|t| t.starts_with("padetl rerun")),
+        "{tools:?}"
+    );
     let markdown = std::fs::read_to_string(out.join("bench-300.md")).expect("Markdown results");
     assert!(
         markdown.contains("| padetl, re-keying + every check |"),

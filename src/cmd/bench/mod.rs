@@ -24,7 +24,7 @@ use crate::report::progress::Progress;
 use crate::target::{connect, query_error};
 
 use self::render::{label, render_markdown};
-use self::tools::{copy_pipe, measure, pgloader, timed};
+use self::tools::{copy_pipe, dump_restore, measure, pgloader, timed};
 
 /// `padetl bench`.
 pub(crate) async fn bench_command(args: &BenchArgs, ctx: &Context) -> Result<u8, Error> {
@@ -61,6 +61,8 @@ pub(crate) struct Measurement {
     pub peak_rss_mb: Option<f64>,
     /// Rows/s relative to the COPY pipe's.
     pub vs_copy_pipe: Option<f64>,
+    /// Rows/s relative to `pg_dump | pg_restore`'s, the practical limit.
+    pub vs_dump_restore: Option<f64>,
     pub note: String,
 }
 
@@ -91,6 +93,7 @@ pub(crate) struct Databases {
     source: DatabaseUrl,
     pipe: DatabaseUrl,
     pgloader: DatabaseUrl,
+    restore: DatabaseUrl,
     target: DatabaseUrl,
 }
 
@@ -170,6 +173,18 @@ async fn bench_scale(
         copy_pipe(dbs),
     ));
 
+    progress.note("pg_dump | pg_restore");
+    recreate_database(&dbs.restore).await?;
+    measurements.push(measure(
+        &format!(
+            "pg_dump -Fd -j{0} | pg_restore -j{0} (legacy layout)",
+            pipeline.readers
+        ),
+        rows,
+        source_mb,
+        dump_restore(dbs, pipeline.readers),
+    ));
+
     measurements.extend(pgloader(dbs, n, rows, source_mb, progress).await?);
 
     let exe = std::env::current_exe().map_err(|e| Error::Internal(e.to_string()))?;
@@ -191,9 +206,25 @@ async fn bench_scale(
             .env("TARGET_DATABASE_URL", dbs.target.expose());
         measurements.push(measure(tool, rows, source_mb, timed(cmd)));
     }
+    // The same run again: nothing changed in the source, so nothing is written.
+    progress.note("padetl rerun, nothing changed");
+    let file = bench_pipeline(pipeline, out, true)?;
+    let mut cmd = Process::new(&exe);
+    cmd.args(["run", &file.display().to_string(), "--quiet", "--json"]);
+    cmd.args(["--env-file", &pipeline.env_file.display().to_string()]);
+    cmd.env("SOURCE_DATABASE_URL", dbs.source.expose())
+        .env("TARGET_DATABASE_URL", dbs.target.expose());
+    measurements.push(measure(
+        "padetl rerun, nothing changed (every check)",
+        rows,
+        source_mb,
+        timed(cmd),
+    ));
     let pipe = measurements[0].rows_per_second;
+    let restore = measurements[1].rows_per_second;
     for m in &mut measurements {
         m.vs_copy_pipe = m.rows_per_second.zip(pipe).map(|(a, b)| a / b);
+        m.vs_dump_restore = m.rows_per_second.zip(restore).map(|(a, b)| a / b);
     }
     Ok(BenchResult {
         requests: n,
@@ -218,6 +249,7 @@ fn databases(pipeline: &Pipeline, prefix: &str) -> Result<Databases, Error> {
         source: at("source")?,
         pipe: at("pipe")?,
         pgloader: at("pgloader")?,
+        restore: at("restore")?,
         target: at("target")?,
     })
 }

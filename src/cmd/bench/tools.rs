@@ -30,6 +30,25 @@ pub(super) fn copy_pipe(dbs: &Databases) -> Result<Timed, String> {
     timed(cmd)
 }
 
+/// `pg_dump -Fd -j N -Z0` of the legacy schema into a private directory,
+/// then `pg_restore -j N` into an empty database: data, then indexes and
+/// keys built `N` at a time. What a Postgres user reaches for first, and the
+/// practical limit on this machine (it does no transformation).
+pub(super) fn dump_restore(dbs: &Databases, jobs: usize) -> Result<Timed, String> {
+    let dir = private_dir().map_err(|e| e.to_string())?;
+    let dump = dir.path().join("dump");
+    let script = format!(
+        "pg_dump -Fd -j {jobs} -Z0 -n pa_dealing -f \"$PADETL_BENCH_DIR\" \"$PADETL_BENCH_FROM\" && \
+         pg_restore -j {jobs} -d \"$PADETL_BENCH_TO\" \"$PADETL_BENCH_DIR\""
+    );
+    let mut cmd = Process::new("sh");
+    cmd.args(["-ec", &script])
+        .env("PADETL_BENCH_DIR", &dump)
+        .env("PADETL_BENCH_FROM", dbs.source.expose())
+        .env("PADETL_BENCH_TO", dbs.restore.expose());
+    timed(cmd)
+}
+
 pub(super) async fn pgloader(
     dbs: &Databases,
     n: u32,
@@ -97,7 +116,7 @@ fn private_dir() -> Result<tempfile::TempDir, Error> {
     let fail =
         |e: std::io::Error| Error::Usage(format!("cannot create a private temporary folder: {e}"));
     let dir = tempfile::Builder::new()
-        .prefix("padetl-pgloader-")
+        .prefix("padetl-bench-")
         .tempdir()
         .map_err(fail)?;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
@@ -179,6 +198,7 @@ pub(super) fn measure(
             mb_per_second: Some(source_mb / t.seconds),
             peak_rss_mb: t.peak_rss_kb.map(|k| k as f64 / 1024.0),
             vs_copy_pipe: None,
+            vs_dump_restore: None,
             note: String::new(),
         },
         Err(note) => skipped(tool, &note),
@@ -193,6 +213,7 @@ fn skipped(tool: &str, note: &str) -> Measurement {
         mb_per_second: None,
         peak_rss_mb: None,
         vs_copy_pipe: None,
+        vs_dump_restore: None,
         note: note.into(),
     }
 }
