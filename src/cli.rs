@@ -107,6 +107,10 @@ pub struct RunArgs {
     /// should keep them).
     #[arg(long)]
     pub skip_checks: bool,
+    /// Read every row of incremental tables, not only what changed since
+    /// their marks (`incremental` in docs/pipelines.md).
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +148,9 @@ pub struct CheckArgs {
     /// Count and check with destructive schema changes applied (see `plan`).
     #[arg(long)]
     pub allow_destructive: bool,
+    /// Read every row of incremental tables, as `run --full` would.
+    #[arg(long)]
+    pub full: bool,
 }
 
 #[derive(Debug, Args)]

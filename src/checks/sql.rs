@@ -172,6 +172,7 @@ mod tests {
             identity: vec![],
             collision: Policy::Fail,
             on_target_change: crate::config::TargetChange::Fail,
+            incremental: None,
         }
     }
 

@@ -12,6 +12,7 @@ pub(crate) async fn check(args: &CheckArgs, ctx: &Context) -> Result<u8, Error> 
     let pipeline = load(&args.target)?;
     let options = Options {
         allow_destructive: args.allow_destructive,
+        full: args.full,
         ..Options::default()
     };
     let report = run_flow(&pipeline, Mode::Check, options, &ctx.progress).await?;

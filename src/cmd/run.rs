@@ -12,6 +12,7 @@ pub(crate) async fn run(args: &RunArgs, ctx: &Context) -> Result<u8, Error> {
     let options = Options {
         allow_destructive: args.schema.allow_destructive,
         skip_checks: args.skip_checks,
+        full: args.full,
     };
     let report = run_flow(&pipeline, Mode::Run, options, &ctx.progress).await?;
     ctx.print_report(&report)

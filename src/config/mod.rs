@@ -15,7 +15,7 @@ mod url;
 
 pub use error::{ConfigError, Problem};
 pub use model::{
-    CheckKind, CheckSpec, Keymap, LoadMode, Pipeline, Policy, SourceConfig, TableSpec,
+    CheckKind, CheckSpec, Incremental, Keymap, LoadMode, Pipeline, Policy, SourceConfig, TableSpec,
     TargetChange, TargetConfig, Timeout,
 };
 pub use names::{quote, Ident, QualifiedName, TableName};

@@ -127,6 +127,26 @@ pub struct TableSpec {
     pub collision: Policy,
     /// What a run does with a row changed in the target since padetl wrote it.
     pub on_target_change: TargetChange,
+    /// Read only what changed since the last successful run.
+    pub incremental: Option<Incremental>,
+}
+
+/// How a table finds what changed since its high-water mark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incremental {
+    /// Rows whose `column` is above the mark (it only grows).
+    Key { column: Ident },
+    /// Rows whose `column` is at or after the mark less `overlap_seconds`.
+    Column { column: Ident, overlap_seconds: u64 },
+}
+
+impl Incremental {
+    /// The column the mark is taken on.
+    pub fn column(&self) -> &Ident {
+        match self {
+            Incremental::Key { column } | Incremental::Column { column, .. } => column,
+        }
+    }
 }
 
 /// What a run does with a row the target changed since padetl wrote it and

@@ -150,6 +150,21 @@ pub struct RawTable {
     /// A row changed in the target since padetl wrote it, that the source
     /// would change too: `fail` (default), `source_wins` or `target_wins`.
     pub on_target_change: Option<String>,
+    /// Read only what changed since the last successful run:
+    /// `{ key = "id" }` or `{ column = "updated_at", overlap = "5m" }`.
+    pub incremental: Option<RawIncremental>,
+}
+
+/// How a table finds what changed since the last run.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIncremental {
+    /// A column whose values only grow (append-only tables).
+    pub key: Option<String>,
+    /// A column set to the time of every change.
+    pub column: Option<String>,
+    /// How far before the mark a `column` read starts (`30s`, `5m`, `1h`).
+    pub overlap: Option<String>,
 }
 
 /// Merges `over` onto `base` field by field: the environment's file wins over its includes.
@@ -235,6 +250,7 @@ pub fn merge(mut base: RawPipeline, over: RawPipeline) -> RawPipeline {
                     identity: o.identity.or(old.identity),
                     collision: o.collision.or(old.collision),
                     on_target_change: o.on_target_change.or(old.on_target_change),
+                    incremental: o.incremental.or(old.incremental),
                 };
             }
             None => base.tables.push(o),

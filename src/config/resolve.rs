@@ -8,11 +8,11 @@ use super::env::{interpolate, EnvVars, InterpolateError};
 use super::error::{ConfigError, Problem};
 use super::load::{read_pipeline_files, LoadedFiles};
 use super::model::{
-    Keymap, LoadMode, Pipeline, Policy, SourceConfig, TableSpec, TargetChange, TargetConfig,
-    Timeout,
+    Incremental, Keymap, LoadMode, Pipeline, Policy, SourceConfig, TableSpec, TargetChange,
+    TargetConfig, Timeout,
 };
 use super::names::{Ident, QualifiedName};
-use super::raw::{RawKey, RawKeymap, RawTable};
+use super::raw::{RawIncremental, RawKey, RawKeymap, RawTable};
 use super::settings::{Bounded, BATCH_SIZE, READERS, SAMPLE_ROWS};
 use super::url::{DatabaseUrl, DbKind};
 
@@ -473,6 +473,10 @@ impl Resolver<'_> {
             &format!("\"{}\"", t.name),
         ]);
         let (identity, collision, on_target_change) = self.sharing(t)?;
+        let incremental = match &t.incremental {
+            Some(raw) => Some(self.incremental(&t.name, raw, source)?),
+            None => None,
+        };
         Some(TableSpec {
             name: name?,
             source_query,
@@ -485,7 +489,56 @@ impl Resolver<'_> {
             identity,
             collision,
             on_target_change,
+            incremental,
         })
+    }
+
+    /// A table's `incremental`: exactly one of `key` or `column`, an
+    /// overlap only with `column`, and a Postgres source.
+    fn incremental(
+        &mut self,
+        table: &str,
+        raw: &RawIncremental,
+        source: DbKind,
+    ) -> Option<Incremental> {
+        let at = format!("\"{table}\"");
+        let problem = |r: &mut Self, m: &str| {
+            r.problem_at(&at, format!("table `{table}`: incremental: {m}"));
+        };
+        if source != DbKind::Postgres {
+            problem(self, "is only supported for a Postgres source so far; leave it out to read the whole table");
+            return None;
+        }
+        match (&raw.key, &raw.column, &raw.overlap) {
+            (Some(key), None, None) => Some(Incremental::Key {
+                column: self.ident(key, "incremental key")?,
+            }),
+            (None, Some(column), overlap) => {
+                let overlap = overlap.as_deref().unwrap_or("0s");
+                let Some(overlap_seconds) = parse_overlap(overlap) else {
+                    problem(
+                        self,
+                        &format!("overlap `{overlap}` is not a duration like 30s, 5m, 1h or 1d"),
+                    );
+                    return None;
+                };
+                Some(Incremental::Column {
+                    column: self.ident(column, "incremental column")?,
+                    overlap_seconds,
+                })
+            }
+            (Some(_), None, Some(_)) => {
+                problem(self, "`overlap` goes with `column`, not with `key`");
+                None
+            }
+            _ => {
+                problem(
+                    self,
+                    "needs exactly one of `key = \"id\"` (a column that only grows) or `column = \"updated_at\"` (the time of every change)",
+                );
+                None
+            }
+        }
     }
 
     /// How a table shares the target with the app: its identity columns, what
@@ -592,6 +645,21 @@ fn unknown_env_message(env: &str, expected: &Path) -> String {
         expected.display(),
         known.join(", ")
     )
+}
+
+/// `30s`, `5m`, `1h`, `1d` → seconds.
+fn parse_overlap(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = n.parse().ok()?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(scale)
 }
 
 #[cfg(test)]
@@ -711,6 +779,25 @@ mod tests {
             km.target_query,
             "SELECT \"id\" AS id, \"mako_id\" AS \"mako_id\", lower(email) AS \"email\" FROM \"bo_airflow\".\"oracle_employee\""
         );
+    }
+
+    #[test]
+    fn incremental_needs_one_of_key_or_column_and_a_duration() {
+        assert_eq!(parse_overlap("5m"), Some(300));
+        assert_eq!(parse_overlap("90s"), Some(90));
+        assert_eq!(parse_overlap("2h"), Some(7200));
+        assert_eq!(parse_overlap("5 minutes"), None);
+        let dir = workspace(&[
+            ("pipelines/t.sql", "SELECT * FROM source.t"),
+            (
+                "pipelines/p.toml",
+                "env = \"t\"\n[source]\nurl = \"postgresql://u@h/d\"\n[target]\nurl = \"postgresql://u@h/d\"\n\
+                 [[tables]]\nname = \"t\"\nsource = \"a.t\"\nsql = \"t.sql\"\n\
+                 incremental = { key = \"id\", column = \"updated_at\" }\n",
+            ),
+        ]);
+        let e = load(&dir, "pipelines/p.toml").unwrap_err();
+        assert!(e.to_string().contains("needs exactly one of"), "{e}");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! Literals (keys, limits) are inlined: they are integers padetl produced,
 //! and connectorx takes a query text, not parameters.
 
-use crate::config::{DbKind, Keymap};
+use crate::config::{DbKind, Incremental, Keymap};
+use crate::schema::literal;
 
 /// The SQL dialect of a source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +117,52 @@ impl Dialect {
             int(format!("min({key})")),
             int(format!("max({key})")),
             self.from(base, "padetl_count")
+        )
+    }
+
+    /// The largest value of `column` over `base`, as text: an incremental
+    /// table's next high-water mark, taken before its rows are read.
+    pub fn max_text_sql(self, base: &str, column: &str) -> String {
+        let col = format!("padetl_mark.{}", self.ident(column));
+        let max = match self {
+            Dialect::Postgres => format!("max({col})::text"),
+            Dialect::Oracle => format!("TO_CHAR(max({col}))"),
+        };
+        format!(
+            "SELECT {max} AS mark FROM {}",
+            self.from(base, "padetl_mark")
+        )
+    }
+
+    /// `base` narrowed to the rows past an incremental table's mark: for a
+    /// key, above it; for a change column, at or after it less the overlap
+    /// (the mark's literal takes the column's own type).
+    pub fn since_mark_sql(self, base: &str, incremental: &Incremental, mark: &str) -> String {
+        let col = format!("padetl_since.{}", self.ident(incremental.column().as_str()));
+        let filter = match (incremental, self) {
+            (Incremental::Key { .. }, _) => format!("{col} > {}", literal(mark)),
+            (
+                Incremental::Column {
+                    overlap_seconds, ..
+                },
+                Dialect::Postgres,
+            ) => format!(
+                "{col} + INTERVAL '{overlap_seconds} seconds' >= {}",
+                literal(mark)
+            ),
+            (
+                Incremental::Column {
+                    overlap_seconds, ..
+                },
+                Dialect::Oracle,
+            ) => format!(
+                "{col} + NUMTODSINTERVAL({overlap_seconds}, 'SECOND') >= {}",
+                literal(mark)
+            ),
+        };
+        format!(
+            "SELECT * FROM {} WHERE {filter}",
+            self.from(base, "padetl_since")
         )
     }
 
@@ -336,6 +383,30 @@ mod tests {
             ORA.keys_sql("SELECT 1 FROM dual", &keymap()),
             "SELECT CAST(q.\"ID\" AS NUMBER(19)) AS \"ID\", CAST(q.\"MAKO_ID\" AS VARCHAR2(4000)) AS \"MAKO_ID\", \
              CAST(q.\"EMAIL\" AS VARCHAR2(4000)) AS \"EMAIL\" FROM (SELECT 1 FROM dual) q"
+        );
+    }
+
+    #[test]
+    fn reads_past_a_mark_by_key_or_by_change_time_with_its_overlap() {
+        use crate::config::Ident;
+        let key = Incremental::Key {
+            column: Ident::parse("id").unwrap(),
+        };
+        assert_eq!(
+            Dialect::Postgres.since_mark_sql("SELECT * FROM a.t", &key, "41"),
+            "SELECT * FROM (SELECT * FROM a.t) AS padetl_since WHERE padetl_since.\"id\" > '41'"
+        );
+        let column = Incremental::Column {
+            column: Ident::parse("updated_at").unwrap(),
+            overlap_seconds: 300,
+        };
+        assert_eq!(
+            Dialect::Postgres.since_mark_sql("SELECT * FROM a.t", &column, "2026-11-20 09:00:00"),
+            "SELECT * FROM (SELECT * FROM a.t) AS padetl_since WHERE padetl_since.\"updated_at\" + INTERVAL '300 seconds' >= '2026-11-20 09:00:00'"
+        );
+        assert_eq!(
+            Dialect::Postgres.max_text_sql("SELECT * FROM a.t", "id"),
+            "SELECT max(padetl_mark.\"id\")::text AS mark FROM (SELECT * FROM a.t) AS padetl_mark"
         );
     }
 }

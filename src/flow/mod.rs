@@ -4,6 +4,7 @@
 //! `check` and `verify` roll back. A failure anywhere (or a killed process)
 //! leaves the target as it was; the run ledger records every pass.
 
+mod marks;
 mod table;
 
 use std::time::Instant;
@@ -11,7 +12,7 @@ use std::time::Instant;
 use tokio_postgres::Client;
 
 use crate::checks::Checks;
-use crate::config::{Pipeline, TableSpec};
+use crate::config::{Incremental, Pipeline, TableSpec};
 use crate::error::Error;
 use crate::extract::{source_keys, target_keys, CxReader};
 use crate::ledger::{padetl_transactions, Ledger};
@@ -25,6 +26,7 @@ use crate::schema::{
 use crate::target::{connect, privileges_of, query_error, DbError, Mode, Need, TargetSession};
 use crate::transform::TransformSession;
 
+use self::marks::{Marks, Read};
 use self::table::TableStep;
 
 /// Choices a user makes per pass, beyond the pipeline file and the mode.
@@ -34,6 +36,8 @@ pub struct Options {
     pub allow_destructive: bool,
     /// Leave the pipeline's checks out (benchmarks).
     pub skip_checks: bool,
+    /// Read incremental tables in full.
+    pub full: bool,
 }
 
 /// Runs `pipeline` in `mode`, recorded in the run ledger whatever the outcome.
@@ -109,8 +113,10 @@ async fn in_transaction(
 
     let source = CxReader::new(pipeline.source.url.clone(), "source")?;
     let transform = TransformSession::new()?;
+    let marks = Marks::read(tx, pipeline, options.full).await?;
     for t in &pipeline.tables {
-        transform.set_rejected(t.name.as_str(), &[])?;
+        let held = marks.held_earlier(tx, pipeline, t).await?;
+        transform.set_rejected(t.name.as_str(), &held)?;
     }
     let mut keymaps = Vec::new();
     for km in &pipeline.keymaps {
@@ -136,21 +142,32 @@ async fn in_transaction(
             loads.push(table::Loaded::default());
             continue;
         }
+        let read = marks.decide(pipeline, spec, mode);
+        let next_mark = Marks::next_mark(&source, spec).await?;
+        let narrowed = match &read {
+            Read::Since { mark } => marks::since(spec, mark, &source),
+            Read::Full { .. } => spec.clone(),
+        };
         let step = TableStep {
             tx,
             transform: &transform,
             pipeline,
-            spec,
+            spec: &narrowed,
             mode,
             run_id: &run_id,
             shared: &shared,
+            marks: &marks,
         };
         let loaded = match mode {
             Mode::Check => one_table_of_many(tx, step.load(&mut checks, &source, progress)).await?,
             _ => Ok(step.load(&mut checks, &source, progress).await?),
         };
         match loaded {
-            Ok((report, loaded)) => {
+            Ok((mut report, loaded)) => {
+                report.incremental = describe_read(spec, &read);
+                if let (true, Some(mark)) = (mode.writes(), &next_mark) {
+                    marks.advance(tx, pipeline, spec, mark, &run_id).await?;
+                }
                 tables.push(report);
                 loads.push(loaded);
             }
@@ -221,6 +238,24 @@ async fn one_table_of_many<T>(
         Ok(()) => Ok(outcome),
         Err(_) => outcome.map(Ok),
     }
+}
+
+/// How an incremental table was read, for its report line.
+fn describe_read(spec: &TableSpec, read: &Read) -> Option<String> {
+    let inc = spec.incremental.as_ref()?;
+    Some(match (read, inc) {
+        (Read::Full { why }, _) => why.clone().unwrap_or_else(|| "full read".into()),
+        (Read::Since { mark }, Incremental::Key { column }) => {
+            format!("incremental: rows with {column} > {mark}")
+        }
+        (
+            Read::Since { mark },
+            Incremental::Column {
+                column,
+                overlap_seconds,
+            },
+        ) => format!("incremental: rows with {column} at or after {mark} less {overlap_seconds} s"),
+    })
 }
 
 /// The tables `check` could not check, whose children cannot be either.

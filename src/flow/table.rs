@@ -40,6 +40,7 @@ pub(super) struct TableStep<'a> {
     pub mode: Mode,
     pub run_id: &'a str,
     pub shared: &'a super::SharedTarget,
+    pub marks: &'a super::marks::Marks,
 }
 
 /// A table's load between its pages: the open load, what the pages left.
@@ -229,8 +230,7 @@ impl<'a> TableStep<'a> {
             .await?;
         }
         let (merged, delete) = open.load.finish(!self.mode.writes()).await?;
-        self.transform
-            .set_rejected(spec.name.as_str(), &pumped.rejections.keys)?;
+        self.hold_back_rejected(&pumped.rejections.keys).await?;
         let quarantined = checks.close_table(self.transform, spec.name.as_str())?;
         let read = pumped.read;
         let report = TableReport {
@@ -250,6 +250,7 @@ impl<'a> TableStep<'a> {
             comparison,
             not_checked: None,
             previous: None,
+            incremental: None,
             seconds: open.started.elapsed().as_secs_f64(),
         };
         open.bar.finish(&format!(
@@ -263,6 +264,24 @@ impl<'a> TableStep<'a> {
             id_note: open.id_note,
         };
         Ok((report, loaded))
+    }
+
+    /// Makes `rejected.<table>` hold this pass's rejected keys for the
+    /// children, and (incremental pipelines) those earlier runs kept that the
+    /// target still lacks; a run keeps this pass's for later runs.
+    async fn hold_back_rejected(&self, now: &[i64]) -> Result<(), Error> {
+        let (spec, pipeline) = (self.spec, self.pipeline);
+        if self.mode.writes() {
+            self.marks
+                .keep_rejected(self.tx, pipeline, spec, now)
+                .await?;
+        }
+        let mut held = self.marks.held_earlier(self.tx, pipeline, spec).await?;
+        held.extend_from_slice(now);
+        held.sort_unstable();
+        held.dedup();
+        self.transform.set_rejected(spec.name.as_str(), &held)?;
+        Ok(())
     }
 
     /// Uniqueness, checked on the whole staged table and against the

@@ -113,6 +113,9 @@ pub fn render_markdown(report: &RunReport) -> String {
         );
     }
     for t in &report.tables {
+        if let Some(read) = &t.incremental {
+            let _ = writeln!(out, "\n- {}: {}", t.table, cell(read));
+        }
         if let Some(why) = &t.not_checked {
             let _ = writeln!(out, "\n- {}: **not checked**: {}", t.table, cell(why));
         }

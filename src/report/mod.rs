@@ -88,6 +88,10 @@ pub struct TableReport {
     /// failed, its transform failed, a parent could not be checked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_checked: Option<String>,
+    /// An incremental table: what was read ("incremental: rows with id >
+    /// 41", or why it was read in full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<String>,
     /// The same table's counts in the previous `check` or `run`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<PreviousCounts>,

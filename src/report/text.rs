@@ -85,6 +85,9 @@ pub fn render_text(report: &RunReport) -> String {
                 "", t.left_out
             );
         }
+        if let Some(read) = &t.incremental {
+            let _ = writeln!(out, "{:<width$}   {read}", "");
+        }
         if let Some(why) = &t.not_checked {
             let _ = writeln!(out, "{:<width$}   NOT CHECKED: {why}", "");
         }

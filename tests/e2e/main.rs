@@ -8,6 +8,7 @@ mod dashboard;
 mod demo;
 mod errors;
 mod fit;
+mod incremental;
 mod kill;
 mod load;
 mod modes;
