@@ -11,6 +11,7 @@ mod fit;
 mod kill;
 mod load;
 mod modes;
+mod monolith;
 mod oracle;
 mod pipelines;
 mod qa;
