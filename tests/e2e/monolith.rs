@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::util::{client, json_of, padetl, repo, schema_fingerprint, TestDbs};
+use crate::util::{client, json_of, padetl, repo, schema_fingerprint, TestDbs, Workspace};
 
 /// Legacy requests the seed is sized for: a tenth of it are monolith rows.
 const ROWS: i32 = 1000;
@@ -309,9 +309,13 @@ fn assert_inside_information_the_right_way_round(src: &str, tgt: &str) {
 
 /// A second run reads the same rows and writes nothing.
 fn assert_rerun_changes_nothing(src: &str, tgt: &str) {
+    assert_rerun_changes_nothing_with(src, tgt, PIPELINE)
+}
+
+fn assert_rerun_changes_nothing_with(src: &str, tgt: &str, pipeline: &str) {
     let before = schema_fingerprint(tgt, "padealing");
     let reference = schema_fingerprint(tgt, "bo_airflow");
-    let second = json_of(padetl(src, tgt).args(["run", PIPELINE, "--json", "--quiet"]));
+    let second = json_of(padetl(src, tgt).args(["run", pipeline, "--json", "--quiet"]));
     for name in TABLES {
         let t = table(&second, name);
         assert_eq!(
@@ -380,4 +384,74 @@ fn the_monolith_joins_v1_data_already_migrated_without_touching_it() {
     assert_monolith_loaded(src, tgt, &report);
     assert_eq!(v1_rows(tgt), v1_before, "the monolith run changed v1 rows");
     assert_rerun_changes_nothing(src, tgt);
+}
+
+#[test]
+fn a_quarantined_monolith_request_takes_its_approvals_and_execution_with_it() {
+    let dbs = TestDbs::reserve("monolith_q", 2);
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
+    seed_monolith_only(src, tgt);
+    // A live request that loads with both approvals and an execution.
+    let expected = expected_keys(src, tgt);
+    let request = *expected["pad_execution"]
+        .iter()
+        .find(|&&k| {
+            expected["pad_approval"].contains(&(2 * k))
+                && expected["pad_approval"].contains(&(2 * k - 1))
+        })
+        .expect("a request with two approvals and an execution");
+    let ws = Workspace::new(&[], "");
+    std::fs::write(
+        ws.pipeline(),
+        format!(
+            "env = \"test\"\ninclude = [\"{}\"]\n\n[source]\nurl = \"${{SOURCE_DATABASE_URL}}\"\n\n\
+             [target]\nurl = \"${{TARGET_DATABASE_URL}}\"\n\n\
+             [[checks]]\nname = \"held_for_review\"\ntable = \"pad_request\"\nkind = \"sql\"\n\
+             sql = \"SELECT id FROM source.pad_request WHERE id = {request}\"\npolicy = \"quarantine\"\n",
+            repo().join("pipelines/shared/monolith.toml").display()
+        ),
+    )
+    .expect("pipeline file");
+    let report = json_of(padetl(src, tgt).args(["run", &ws.pipeline_arg(), "--json", "--quiet"]));
+    let held: BTreeSet<(String, i64)> = client(tgt)
+        .query(
+            "SELECT table_name, row_key FROM padealing.padetl_quarantine",
+            &[],
+        )
+        .expect("quarantine")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let want: BTreeSet<(String, i64)> = [
+        ("pad_request", request),
+        ("pad_approval", 2 * request),
+        ("pad_approval", 2 * request - 1),
+        ("pad_execution", request),
+    ]
+    .into_iter()
+    .map(|(t, k)| (t.to_string(), k))
+    .collect();
+    assert_eq!(held, want, "the request and its children are held");
+    for (name, n) in [
+        ("pad_request", 1),
+        ("pad_approval", 2),
+        ("pad_execution", 1),
+    ] {
+        assert_eq!(
+            table(&report, name)["quarantined"].as_i64(),
+            Some(n),
+            "{name}"
+        );
+        let loaded = target_keys(tgt, name);
+        let mut expected_loaded = expected[name].clone();
+        for (t, k) in &want {
+            if t == name {
+                expected_loaded.remove(k);
+            }
+        }
+        assert_eq!(loaded, expected_loaded, "{name}: the rows loaded");
+    }
+    // Audit rows are never held back with their request.
+    assert_eq!(target_keys(tgt, "audit_log"), expected["audit_log"]);
+    assert_rerun_changes_nothing_with(src, tgt, &ws.pipeline_arg());
 }
