@@ -4,8 +4,9 @@
 -- Keys: -(3 id) submission, -(3 id + 1) manager, -(3 id + 2) compliance.
 --
 -- The submission's details keep what v3 has no column for, rather than lose
--- it: every yes/no flag as a boolean ('1' = true, '2' = false), the legacy
--- free text, who last modified the row and when. inside_info_yn is the other
+-- it: every yes/no flag as a boolean ('1' = true, '2' = false), the
+-- security's codes that pad_request has no column for, the legacy free
+-- text, who last modified the row and when. inside_info_yn is the other
 -- way round from a declaration: '1' means the employee HAS inside
 -- information, so it becomes "has_inside_information": true.
 --
@@ -35,7 +36,8 @@ SELECT
             'has_inside_information', CASE l.inside_info_yn WHEN '1' THEN true WHEN '2' THEN false END,
             'two_business_days_execution', CASE l.two_business_days_execution_yn WHEN '1' THEN true WHEN '2' THEN false END,
             'contract_notes_received', CASE l.contract_notes_received_yn WHEN '1' THEN true WHEN '2' THEN false END,
-            'name', l.name, 'relation', l.relation, 'sedol', l.sedol,
+            'name', l.name, 'relation', l.relation,
+            'sedol', l.sedol, 'bloomberg', l.bloomberg, 'inst_symbol', l.inst_symbol,
             'security_description', l.security_description,
             'conflict_comments', l.conflict_comments, 'other_comments', l.other_comments,
             'last_modified_by', l.last_modified_by, 'last_modified_date', l.last_modified_date)
