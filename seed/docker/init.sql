@@ -12,6 +12,8 @@ CREATE SCHEMA pa_dealing; SET search_path TO pa_dealing;
 SET search_path TO DEFAULT;
 \i /padetl/seed/legacy.sql
 SELECT padetl_seed_source(2000);
+\i /padetl/seed/monolith.sql
+SELECT padetl_seed_monolith(2000);
 
 \connect padetl_dev
 \i /padetl/seed/reference.sql

@@ -1,6 +1,8 @@
 //! `padetl demo`: a legacy source and a dev target on the local Postgres,
 //! seeded by the same SQL that `docker-compose.yml` runs (seed/), then a run
-//! of `pipelines/dev.toml`. It drops only databases that it created itself.
+//! of `pipelines/dev.toml`. The source also gets the pre-app monolith
+//! (`pa_dealing.personal_account_dealing`) for `pipelines/dev-monolith.toml`.
+//! It drops only databases that it created itself.
 
 use super::Context;
 use crate::cli::DemoArgs;
@@ -43,6 +45,9 @@ pub(crate) const DEMO_MARK: &str = "created by padetl demo; padetl demo may drop
 /// The seed SQL, compiled in so the demo works from any directory.
 const REFERENCE_SQL: &str = include_str!("../../seed/reference.sql");
 const LEGACY_SQL: &str = include_str!("../../seed/legacy.sql");
+/// The monolith's table and generator: the demo's source only, not the
+/// benchmark's (which measures the v1 tables).
+const MONOLITH_SQL: &str = include_str!("../../seed/monolith.sql");
 /// The legacy source's tables are the v1 layout, applied in schema `pa_dealing`.
 const V1_LAYOUT_SQL: &str = include_str!("../../migrations/0001_v1_legacy_layout.sql");
 const LEGACY_SCHEMA_OPEN: &str = "CREATE SCHEMA pa_dealing; SET search_path TO pa_dealing";
@@ -64,7 +69,21 @@ async fn seed_demo(pipeline: &Pipeline, rows: u32) -> Result<(), Error> {
     recreate_database(source).await?;
     recreate_database(target).await?;
     seed_source(source, rows).await?;
+    seed_monolith(source, rows).await?;
     seed_target(target, rows).await
+}
+
+/// The monolith's rows (a tenth of `rows`) in a source that
+/// [`seed_source`] seeded with the same `rows`: the same steps as
+/// seed/docker/init.sql.
+async fn seed_monolith(url: &DatabaseUrl, rows: u32) -> Result<(), Error> {
+    seed(
+        url,
+        &[MONOLITH_SQL],
+        "SELECT padetl_seed_monolith($1)",
+        seed_rows(rows)?,
+    )
+    .await
 }
 
 /// The legacy source of `rows` requests (and reference data) in an empty

@@ -148,6 +148,9 @@ impl<'a> TableStep<'a> {
         let (Some(next), Some(max)) = (load.next_id().await?, source_max) else {
             return Ok(None);
         };
+        if !ids_can_meet(next, max) {
+            return Ok(None);
+        }
         Ok(Some(format!(
             "{} from {next} (the source's largest is {max})",
             spec.name
@@ -349,4 +352,25 @@ fn check_no_rows_lost(spec: &TableSpec, input: u64, output: u64) -> Result<(), T
             "returned {output} rows for {input} source rows; a transform must return one row per source row (mark rows to skip with `_reject_reason` instead of filtering them out)"
         ),
     })
+}
+
+/// Whether the ids the app takes next (from `next` up) can meet the keys a
+/// source hands out (up to `source_max` so far, growing). Keys of zero and
+/// below, such as the monolith's derived negative keys, never reach ids from
+/// one up, however many rows either side adds.
+fn ids_can_meet(next: i64, source_max: i64) -> bool {
+    !(source_max < 1 && next >= 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ids_can_meet;
+
+    #[test]
+    fn negative_source_keys_never_meet_the_apps_ids() {
+        assert!(ids_can_meet(2001, 2000));
+        assert!(!ids_can_meet(1, 0));
+        assert!(!ids_can_meet(2001, -1));
+        assert!(ids_can_meet(1, 1));
+    }
 }

@@ -14,7 +14,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::keymap::keymap_sql;
-use super::udf::{IsJson, JsonOrRaw};
+use super::udf::{IsJson, JsonBuildObject, JsonOrRaw};
 use super::TransformError;
 use crate::config::{Keymap, TableSpec};
 
@@ -75,6 +75,7 @@ impl TransformSession {
         }
         ctx.register_udf(JsonOrRaw::udf());
         ctx.register_udf(IsJson::udf());
+        ctx.register_udf(JsonBuildObject::udf());
         Ok(TransformSession { ctx })
     }
 

@@ -12,6 +12,7 @@ mod incremental;
 mod kill;
 mod load;
 mod modes;
+mod monolith;
 mod oracle;
 mod pipelines;
 mod qa;

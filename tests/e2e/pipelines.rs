@@ -45,6 +45,22 @@ fn committed_pipelines_validate_and_share_their_tables() {
 }
 
 #[test]
+fn the_monolith_pipelines_validate_and_share_their_tables() {
+    let dev = validate_json("pipelines/dev-monolith.toml", "envs/.env.dev");
+    let qa = validate_json("pipelines/qa-monolith.toml", "envs/.env.qa.example");
+    let prod = validate_json("pipelines/prod-monolith.toml", "envs/.env.prod.example");
+    for (p, env) in [(&dev, "dev"), (&qa, "qa"), (&prod, "prod")] {
+        assert_eq!(p["env"], env);
+        assert_eq!(p["tables"], dev["tables"], "tables differ in {env}");
+        assert_eq!(p["keymaps"], dev["keymaps"], "keymaps differ in {env}");
+    }
+    assert_eq!(
+        dev["tables"],
+        serde_json::json!(["pad_request", "pad_approval", "pad_execution", "audit_log"])
+    );
+}
+
+#[test]
 fn validate_never_prints_a_password() {
     padetl_bare()
         .args([
