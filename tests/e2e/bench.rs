@@ -31,12 +31,14 @@ fn bench_measures_every_tool_and_writes_its_results() {
     let r = &results[0];
     assert_eq!(r["requests"], 300);
     let source = format!("{prefix}_source");
+    // The dataset as generated: the incremental rows add requests above
+    // the 300 generated, with their approvals and audit rows.
     let rows: i64 = [
-        "pad_request",
-        "pad_approval",
+        "pad_request WHERE id <= 300",
+        "pad_approval WHERE request_id <= 300",
         "pad_execution",
         "pad_breach",
-        "audit_logs",
+        "audit_logs WHERE request_id IS NULL OR request_id <= 300",
     ]
     .iter()
     .map(|t| count(&source, &format!("pa_dealing.{t}")))
