@@ -66,17 +66,7 @@ impl Checks {
                     .extend(keys);
                 continue;
             }
-            for (key, detail) in violations {
-                if taken.insert(key) {
-                    quarantine.push(QuarantinedRow {
-                        table: table.to_string(),
-                        key,
-                        check: self.results[i].name.clone(),
-                        reason: detail,
-                        row: Value::Object(rows.get(&key).cloned().unwrap_or_default()),
-                    });
-                }
-            }
+            quarantine.extend(self.to_quarantine(table, i, violations, &rows, &mut taken));
         }
         self.quarantined
             .entry(table.to_string())

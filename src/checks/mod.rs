@@ -224,17 +224,7 @@ impl Checks {
             if self.results[i].policy != Policy::Quarantine {
                 continue;
             }
-            for (key, detail) in violations {
-                if taken.insert(key) {
-                    quarantine.push(QuarantinedRow {
-                        table: table.to_string(),
-                        key,
-                        check: self.results[i].name.clone(),
-                        reason: detail,
-                        row: Value::Object(rows.get(&key).cloned().unwrap_or_default()),
-                    });
-                }
-            }
+            quarantine.extend(self.to_quarantine(table, i, violations, &rows, &mut taken));
         }
         let keep = without_keys(&kept, spec.key.as_str(), &taken).map_err(|message| {
             TransformError::Output {
@@ -456,6 +446,29 @@ impl Checks {
         let r = &mut self.results[index];
         r.violations += violations.len() as u64;
         r.sample.extend(sample);
+    }
+
+    /// Result `i`'s violations as rows for the quarantine table, each row
+    /// once across the checks of one page (`taken`).
+    fn to_quarantine(
+        &self,
+        table: &str,
+        i: usize,
+        violations: Vec<(i64, String)>,
+        rows: &BTreeMap<i64, Map<String, Value>>,
+        taken: &mut BTreeSet<i64>,
+    ) -> Vec<QuarantinedRow> {
+        violations
+            .into_iter()
+            .filter(|(key, _)| taken.insert(*key))
+            .map(|(key, reason)| QuarantinedRow {
+                table: table.to_string(),
+                key,
+                check: self.results[i].name.clone(),
+                reason,
+                row: Value::Object(rows.get(&key).cloned().unwrap_or_default()),
+            })
+            .collect()
     }
 
     /// Foreign keys from `table` to another table with quarantined rows (a

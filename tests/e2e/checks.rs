@@ -7,7 +7,10 @@
 
 use serde_json::Value;
 
-use crate::util::{client, count, json_of, padetl, repo, schema_fingerprint, TestDbs, Workspace};
+use crate::util::{
+    check_output, client, count, json_of, padetl, repo, schema_fingerprint, stable_report, TestDbs,
+    Workspace,
+};
 
 const MIGRATIONS: [&str; 3] = [
     "0001_v1_legacy_layout.sql",
@@ -417,26 +420,9 @@ fn the_markdown_preflight_report_of_the_faulty_dataset() {
     let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
     demo_with_faults(&dbs);
     let ws = faulty_pipeline("fail");
-    let check = |format: &str| -> String {
-        let out = padetl(src, tgt)
-            .args(["check", &ws.pipeline_arg(), format, "--quiet"])
-            .assert()
-            .code(1)
-            .get_output()
-            .stdout
-            .clone();
-        String::from_utf8(out).unwrap()
-    };
+    let check = |format: &str| check_output(src, tgt, &ws.pipeline_arg(), format, 1);
     let markdown = check("--markdown");
-    let mut json: Value = serde_json::from_str(&check("--json")).unwrap();
-    for field in ["run_id", "source", "target", "seconds"] {
-        json[field] = Value::from("[varies]");
-    }
-    json["compared_with"]["run_id"] = Value::from("[varies]");
-    json["compared_with"]["finished"] = Value::from("[varies]");
-    for t in json["tables"].as_array_mut().unwrap() {
-        t["seconds"] = Value::from("[varies]");
-    }
+    let json = stable_report(serde_json::from_str(&check("--json")).unwrap());
     insta::assert_json_snapshot!("preflight_json_of_the_faulty_dataset", json);
     let html = check("--html");
     assert!(

@@ -8,7 +8,10 @@
 
 use serde_json::Value;
 
-use crate::util::{client, json_of, padetl, repo, schema_fingerprint, TestDbs, Workspace};
+use crate::util::{
+    check_output, client, json_of, padetl, repo, schema_fingerprint, stable_report, TestDbs,
+    Workspace,
+};
 
 const MIGRATIONS: [&str; 3] = [
     "0001_v1_legacy_layout.sql",
@@ -279,16 +282,7 @@ fn a_second_check_shows_what_changed_since_the_first() {
     let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
     let faults = demo_with_misfits(src, tgt);
     let ws = workspace(&faults, PRICE_FAILS);
-    let check = |format: &str| -> String {
-        let out = padetl(src, tgt)
-            .args(["check", &ws.pipeline_arg(), format, "--quiet"])
-            .assert()
-            .code(1)
-            .get_output()
-            .stdout
-            .clone();
-        String::from_utf8(out).unwrap()
-    };
+    let check = |format: &str| check_output(src, tgt, &ws.pipeline_arg(), format, 1);
     check("--json");
     // One more price that does not fit, and the tickers mended.
     let mut s = client(src);
@@ -316,15 +310,7 @@ fn a_second_check_shows_what_changed_since_the_first() {
     );
     assert_eq!(table(&report, "pad_request")["previous"]["left_out"], 2);
 
-    let mut json = report.clone();
-    for field in ["run_id", "source", "target", "seconds"] {
-        json[field] = Value::from("[varies]");
-    }
-    json["compared_with"]["run_id"] = Value::from("[varies]");
-    json["compared_with"]["finished"] = Value::from("[varies]");
-    for t in json["tables"].as_array_mut().unwrap() {
-        t["seconds"] = Value::from("[varies]");
-    }
+    let mut json = stable_report(report.clone());
     for step in json["schema"]["steps"].as_array_mut().unwrap() {
         if step.get("file").is_some() {
             step["file"] = Value::from("[workspace]/0004_short_tickers.sql");

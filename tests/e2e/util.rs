@@ -259,3 +259,34 @@ pub fn v1_by_hand(db: &str, n: i32) {
         .expect("v1 tables");
     seed_v1_rows(db, n);
 }
+
+/// `padetl check <pipeline> <format>`, expecting exit `code`: its stdout.
+pub fn check_output(source: &str, target: &str, pipeline: &str, format: &str, code: i32) -> String {
+    let out = padetl(source, target)
+        .args(["check", pipeline, format, "--quiet"])
+        .assert()
+        .code(code)
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).expect("UTF-8 report")
+}
+
+/// A JSON report with what differs from run to run (ids, URLs, times)
+/// replaced, for snapshots.
+pub fn stable_report(mut json: serde_json::Value) -> serde_json::Value {
+    let varies = || serde_json::Value::from("[varies]");
+    for field in ["run_id", "source", "target", "seconds"] {
+        json[field] = varies();
+    }
+    if json["compared_with"].is_object() {
+        json["compared_with"]["run_id"] = varies();
+        json["compared_with"]["finished"] = varies();
+    }
+    if let Some(tables) = json["tables"].as_array_mut() {
+        for t in tables {
+            t["seconds"] = varies();
+        }
+    }
+    json
+}
