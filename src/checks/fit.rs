@@ -42,7 +42,13 @@ impl Checks {
         let mut by_column: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
         for m in misfits {
             let Some(key) = keys.get(m.row).copied().flatten() else {
-                continue;
+                return Err(TransformError::Output {
+                    table: table.to_string(),
+                    message: format!(
+                        "a row has no key: `{}` is NULL (and `{}` {}); a transform must give every row its key",
+                        spec.key, m.column, m.reason
+                    ),
+                });
             };
             by_column
                 .entry(m.column.clone())
@@ -113,7 +119,7 @@ impl Checks {
         if let Some(i) = self
             .results
             .iter()
-            .position(|r| r.name == name && r.table == table)
+            .position(|r| r.name == name && r.table == table && r.kind == "fit")
         {
             return i;
         }

@@ -120,50 +120,84 @@ impl Dialect {
         )
     }
 
-    /// The largest value of `column` over `base`, as text: an incremental
-    /// table's next high-water mark, taken before its rows are read.
-    pub fn max_text_sql(self, base: &str, column: &str) -> String {
-        let col = format!("padetl_mark.{}", self.ident(column));
-        let max = match self {
-            Dialect::Postgres => format!("max({col})::text"),
-            Dialect::Oracle => format!("TO_CHAR(max({col}))"),
-        };
-        format!(
-            "SELECT {max} AS mark FROM {}",
-            self.from(base, "padetl_mark")
-        )
-    }
-
-    /// `base` narrowed to the rows past an incremental table's mark: for a
-    /// key, above it; for a change column, at or after it less the overlap
-    /// (the mark's literal takes the column's own type).
-    pub fn since_mark_sql(self, base: &str, incremental: &Incremental, mark: &str) -> String {
-        let col = format!("padetl_since.{}", self.ident(incremental.column().as_str()));
-        let filter = match (incremental, self) {
-            (Incremental::Key { .. }, _) => format!("{col} > {}", literal(mark)),
+    /// An incremental table's next mark over `base`, as text: the largest
+    /// value of its column, less the overlap for a change column (so that
+    /// the read's filter is `column >= mark`, which an index on the column
+    /// serves; computed here, in the column's own type).
+    pub fn mark_sql(self, base: &str, incremental: &Incremental) -> String {
+        let col = format!("padetl_mark.{}", self.ident(incremental.column().as_str()));
+        let value = match (incremental, self) {
+            (Incremental::Key { .. }, _) => format!("max({col})"),
             (
                 Incremental::Column {
                     overlap_seconds, ..
                 },
                 Dialect::Postgres,
-            ) => format!(
-                "{col} + INTERVAL '{overlap_seconds} seconds' >= {}",
-                literal(mark)
-            ),
+            ) => {
+                format!("max({col}) - INTERVAL '{overlap_seconds} seconds'")
+            }
             (
                 Incremental::Column {
                     overlap_seconds, ..
                 },
                 Dialect::Oracle,
-            ) => format!(
-                "{col} + NUMTODSINTERVAL({overlap_seconds}, 'SECOND') >= {}",
-                literal(mark)
-            ),
+            ) => {
+                format!("max({col}) - NUMTODSINTERVAL({overlap_seconds}, 'SECOND')")
+            }
         };
+        let text = match self {
+            Dialect::Postgres => format!("({value})::text"),
+            Dialect::Oracle => format!("TO_CHAR({value})"),
+        };
+        format!(
+            "SELECT {text} AS mark FROM {}",
+            self.from(base, "padetl_mark")
+        )
+    }
+
+    /// `base` narrowed to the rows past an incremental table's mark: for a
+    /// key, above it; for a change column, at or after it (the mark already
+    /// has the overlap taken off; its literal takes the column's own type),
+    /// or NULL (a row never stamped). `held`: keys an earlier run held back, read again so
+    /// that a row rejected then loads once its cause is gone.
+    pub fn since_mark_sql(
+        self,
+        base: &str,
+        incremental: &Incremental,
+        mark: &str,
+        key: &str,
+        held: &[i64],
+    ) -> String {
+        let col = format!("padetl_since.{}", self.ident(incremental.column().as_str()));
+        let mark = self.string(mark);
+        let mut filter = match incremental {
+            Incremental::Key { .. } => format!("{col} > {mark}"),
+            Incremental::Column { .. } => format!("{col} >= {mark} OR {col} IS NULL"),
+        };
+        if !held.is_empty() {
+            let keys: Vec<String> = held.iter().map(i64::to_string).collect();
+            filter = format!(
+                "{filter} OR padetl_since.{} IN ({})",
+                self.ident(key),
+                keys.join(", ")
+            );
+        }
         format!(
             "SELECT * FROM {} WHERE {filter}",
             self.from(base, "padetl_since")
         )
+    }
+
+    /// A string literal that means the same whatever the server's
+    /// `standard_conforming_strings`: Postgres' `E''` form escapes
+    /// backslashes too.
+    fn string(self, text: &str) -> String {
+        match self {
+            Dialect::Postgres if text.contains('\\') => {
+                format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+            }
+            _ => literal(text),
+        }
     }
 
     /// The first row of `base`: its columns' types, without reading the table.
@@ -393,20 +427,28 @@ mod tests {
             column: Ident::parse("id").unwrap(),
         };
         assert_eq!(
-            Dialect::Postgres.since_mark_sql("SELECT * FROM a.t", &key, "41"),
-            "SELECT * FROM (SELECT * FROM a.t) AS padetl_since WHERE padetl_since.\"id\" > '41'"
+            Dialect::Postgres.since_mark_sql("SELECT * FROM a.t", &key, "41", "id", &[3, 5]),
+            "SELECT * FROM (SELECT * FROM a.t) AS padetl_since WHERE padetl_since.\"id\" > '41' OR padetl_since.\"id\" IN (3, 5)"
         );
         let column = Incremental::Column {
             column: Ident::parse("updated_at").unwrap(),
             overlap_seconds: 300,
         };
         assert_eq!(
-            Dialect::Postgres.since_mark_sql("SELECT * FROM a.t", &column, "2026-11-20 09:00:00"),
-            "SELECT * FROM (SELECT * FROM a.t) AS padetl_since WHERE padetl_since.\"updated_at\" + INTERVAL '300 seconds' >= '2026-11-20 09:00:00'"
+            Dialect::Postgres.since_mark_sql("SELECT * FROM a.t", &column, "2026-11-20 09:00:00", "id", &[]),
+            "SELECT * FROM (SELECT * FROM a.t) AS padetl_since WHERE padetl_since.\"updated_at\" >= '2026-11-20 09:00:00' OR padetl_since.\"updated_at\" IS NULL"
         );
         assert_eq!(
-            Dialect::Postgres.max_text_sql("SELECT * FROM a.t", "id"),
-            "SELECT max(padetl_mark.\"id\")::text AS mark FROM (SELECT * FROM a.t) AS padetl_mark"
+            Dialect::Postgres.string("a\\' OR 1=1 --"),
+            "E'a\\\\'' OR 1=1 --'"
+        );
+        assert_eq!(
+            Dialect::Postgres.mark_sql("SELECT * FROM a.t", &key),
+            "SELECT (max(padetl_mark.\"id\"))::text AS mark FROM (SELECT * FROM a.t) AS padetl_mark"
+        );
+        assert_eq!(
+            Dialect::Postgres.mark_sql("SELECT * FROM a.t", &column),
+            "SELECT (max(padetl_mark.\"updated_at\") - INTERVAL '300 seconds')::text AS mark FROM (SELECT * FROM a.t) AS padetl_mark"
         );
     }
 }

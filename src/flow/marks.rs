@@ -115,15 +115,14 @@ impl Marks {
     }
 
     /// The next mark of `spec`: the largest value of its incremental column
-    /// in the source now, before its rows are read (rows written during the
-    /// run are read again next time; the merge makes that harmless).
+    /// in the source now (less the overlap for a change column), before its
+    /// rows are read (rows written during the run are read again next time;
+    /// the merge makes that harmless).
     pub async fn next_mark(source: &CxReader, spec: &TableSpec) -> Result<Option<String>, Error> {
         let Some(inc) = &spec.incremental else {
             return Ok(None);
         };
-        let sql = source
-            .dialect()
-            .max_text_sql(&spec.source_query, inc.column().as_str());
+        let sql = source.dialect().mark_sql(&spec.source_query, inc);
         let (reader, label, origin) = (
             source.clone(),
             spec.source_label.clone(),
@@ -239,8 +238,9 @@ impl Marks {
     }
 }
 
-/// What a table's rows depend on: its entry (query, transform, key, mode),
-/// every keymap and the table's checks. A change reads the table in full.
+/// What a table's rows depend on: the source (URL without password, time
+/// zone), its entry (query, transform, key, mode), every keymap and the
+/// table's checks. A change reads the table in full.
 pub(super) fn spec_hash(pipeline: &Pipeline, spec: &TableSpec) -> String {
     let checks: Vec<String> = pipeline
         .checks
@@ -254,7 +254,9 @@ pub(super) fn spec_hash(pipeline: &Pipeline, spec: &TableSpec) -> String {
         .map(|k| format!("{}|{}|{}", k.source_query, k.target_query, k.keys.len()))
         .collect();
     let text = format!(
-        "{}\n{}\n{}\n{:?}\n{:?}\n{}\n{}",
+        "{}\n{}\n{}\n{}\n{}\n{:?}\n{:?}\n{}\n{}",
+        pipeline.source.url,
+        pipeline.source.timezone,
         spec.source_query,
         spec.transform_sql,
         spec.key,
@@ -266,13 +268,19 @@ pub(super) fn spec_hash(pipeline: &Pipeline, spec: &TableSpec) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
-/// `spec` narrowed to the rows past `mark`.
-pub(super) fn since(spec: &TableSpec, mark: &str, source: &CxReader) -> TableSpec {
+/// `spec` narrowed to the rows past `mark`, and the rows `held` back by
+/// earlier runs (read again: their cause may be gone).
+pub(super) fn since(spec: &TableSpec, mark: &str, held: &[i64], source: &CxReader) -> TableSpec {
     let mut narrowed = spec.clone();
     if let Some(inc) = &spec.incremental {
-        narrowed.source_query = source
-            .dialect()
-            .since_mark_sql(&spec.source_query, inc, mark);
+        narrowed.source_query =
+            source
+                .dialect()
+                .since_mark_sql(&spec.source_query, inc, mark, spec.key.as_str(), held);
     }
     narrowed
 }
+
+/// More held-back keys than this are not named in the source query: the
+/// table is read in full instead.
+pub(super) const MAX_HELD: usize = 10_000;

@@ -142,10 +142,27 @@ async fn in_transaction(
             loads.push(table::Loaded::default());
             continue;
         }
-        let read = marks.decide(pipeline, spec, mode);
-        let next_mark = Marks::next_mark(&source, spec).await?;
+        let mut read = marks.decide(pipeline, spec, mode);
+        let held = match &read {
+            Read::Since { .. } => marks.held_earlier(tx, pipeline, spec).await?,
+            Read::Full { .. } => vec![],
+        };
+        if held.len() > marks::MAX_HELD {
+            read = Read::Full {
+                why: Some(format!(
+                    "full read: earlier runs held back {} rows, more than {} to read again by key",
+                    held.len(),
+                    marks::MAX_HELD
+                )),
+            };
+        }
+        // Only a run advances a mark.
+        let next_mark = match mode.writes() {
+            true => Marks::next_mark(&source, spec).await?,
+            false => None,
+        };
         let narrowed = match &read {
-            Read::Since { mark } => marks::since(spec, mark, &source),
+            Read::Since { mark } => marks::since(spec, mark, &held, &source),
             Read::Full { .. } => spec.clone(),
         };
         let step = TableStep {
@@ -223,20 +240,21 @@ async fn one_table_of_many<T>(
     tx: &Client,
     work: impl std::future::Future<Output = Result<T, Error>>,
 ) -> Result<Result<T, Error>, Error> {
-    let url_free = |what: &str, e: &tokio_postgres::Error| {
+    let db = |what: &str, e: &tokio_postgres::Error| {
         Error::Internal(format!("{what}: {}", crate::target::describe(e)))
     };
     tx.batch_execute("SAVEPOINT padetl_table")
         .await
-        .map_err(|e| url_free("setting a savepoint before the table", &e))?;
+        .map_err(|e| db("setting a savepoint before the table", &e))?;
     let outcome = work.await;
     let end = match outcome.is_ok() {
         true => "RELEASE SAVEPOINT padetl_table",
         false => "ROLLBACK TO SAVEPOINT padetl_table",
     };
-    match tx.batch_execute(end).await {
-        Ok(()) => Ok(outcome),
-        Err(_) => outcome.map(Ok),
+    match (tx.batch_execute(end).await, outcome) {
+        (Ok(()), outcome) => Ok(outcome),
+        (Err(e), Ok(_)) => Err(db("releasing the table's savepoint", &e)),
+        (Err(_), Err(e)) => Err(e),
     }
 }
 

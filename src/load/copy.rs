@@ -87,11 +87,16 @@ impl TableLoad<'_> {
                     name: c.name.clone(),
                     pg_type,
                     not_null: c.not_null,
-                    rules: c
-                        .checks
-                        .iter()
-                        .filter_map(|def| Rule::parse(&c.name, def))
-                        .collect(),
+                    // Blank-padded and case-insensitive text compare
+                    // otherwise than bytes: the server judges those.
+                    rules: match c.typname.as_str() {
+                        "bpchar" | "citext" => vec![],
+                        _ => c
+                            .checks
+                            .iter()
+                            .filter_map(|def| Rule::parse(&c.name, def))
+                            .collect(),
+                    },
                 })
             })
             .collect::<Result<Vec<_>, LoadError>>()?;

@@ -37,23 +37,34 @@ impl Op {
 
 impl Rule {
     /// Reads `pg_get_constraintdef`'s text of a CHECK on `column` alone;
-    /// `None` for anything but the two simple forms.
+    /// `None` for anything but the two simple forms, written exactly so. A
+    /// rule that refused a valid value would lose rows, so anything
+    /// doubtful (a boolean combination, a cast on the column other than to
+    /// text for a list, a bound that is not a finite number) is left to
+    /// the server.
     pub fn parse(column: &str, definition: &str) -> Option<Rule> {
         let body = definition.trim().strip_prefix("CHECK")?.trim();
+        let upper = body.to_ascii_uppercase();
+        if [" OR ", " AND ", "NOT ", " CASE ", "~", "COALESCE"]
+            .iter()
+            .any(|w| upper.contains(w))
+        {
+            return None;
+        }
         if let Some((lhs, rhs)) = body.split_once(" = ANY ") {
-            if bare(lhs) != column {
+            if column_of(lhs, true)? != column {
                 return None;
             }
-            return Some(Rule::OneOf(quoted_literals(rhs)?));
+            return Some(Rule::OneOf(array_literals(rhs)?));
         }
         for op in [Op::Ge, Op::Le, Op::Ne, Op::Gt, Op::Lt, Op::Eq] {
             let sep = format!(" {} ", op.sql());
             if let Some((lhs, rhs)) = body.split_once(sep.as_str()) {
-                if bare(lhs) != column {
+                if column_of(lhs, false)? != column {
                     return None;
                 }
-                let n: f64 = bare(rhs).trim_matches('\'').parse().ok()?;
-                return Some(Rule::Compare(op, n));
+                let n: f64 = number_of(rhs)?.parse().ok()?;
+                return n.is_finite().then_some(Rule::Compare(op, n));
             }
         }
         None
@@ -75,6 +86,11 @@ impl Rule {
         let Rule::Compare(op, bound) = *self else {
             return None;
         };
+        // NaN sorts above every number in Postgres, and an f64 is exact
+        // only to 2^53: both are the server's to judge.
+        if value.is_nan() || value.abs() > 9_007_199_254_740_992.0 {
+            return None;
+        }
         let ok = match op {
             Op::Lt => value < bound,
             Op::Le => value <= bound,
@@ -92,25 +108,79 @@ impl Rule {
     }
 }
 
-/// `((direction)::text` → `direction`: parentheses, casts and quotes off.
-fn bare(expr: &str) -> &str {
-    let mut s = expr.trim();
-    loop {
-        let before = s;
-        s = s.trim_start_matches('(').trim_end_matches(')');
-        if let Some((head, _cast)) = s.rsplit_once("::") {
-            if !head.contains('\'') || head.ends_with('\'') {
-                s = head;
-            }
+/// The column of a rule's left side: `((direction)` or, for a list,
+/// `((direction)::text`; `None` for any other expression.
+fn column_of(lhs: &str, text_cast: bool) -> Option<&str> {
+    let mut s = lhs.trim().trim_start_matches('(');
+    if let Some(inner) = s.strip_suffix(")::text") {
+        if !text_cast {
+            return None;
         }
-        s = s.trim().trim_matches('"');
-        if s == before {
-            return s;
-        }
+        s = inner;
     }
+    let s = s.trim_end_matches(')').trim_matches('"');
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        .then_some(s)
 }
 
-/// The string literals of `ARRAY['a'::text, 'b'::text]`, `''` unescaped.
+/// The number of a comparison's right side: `0`, `(0)::numeric`,
+/// `'0.5'::numeric`, followed only by closing parentheses.
+fn number_of(rhs: &str) -> Option<&str> {
+    let s = rhs.trim().trim_end_matches(')');
+    let s = s.split_once("::").map_or(s, |(value, cast)| {
+        match cast.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ') {
+            true => value,
+            false => "",
+        }
+    });
+    let s = s
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .trim_matches('\'');
+    let numeric = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'));
+    numeric.then_some(s)
+}
+
+/// The string literals of `(ARRAY['a'::text, 'b'::text])` (optionally cast
+/// to an array type), `''` unescaped; `None` unless that is all there is.
+fn array_literals(rhs: &str) -> Option<Vec<String>> {
+    let s = rhs.trim().trim_start_matches('(');
+    let inner = s.strip_prefix("ARRAY[")?;
+    let (items, rest) = inner.split_at(closing_bracket(inner)?);
+    let rest = &rest[1..];
+    let rest = rest.trim_end_matches(')');
+    let rest_ok = rest.is_empty()
+        || rest.strip_prefix(")::").is_some_and(|t| {
+            t.ends_with("[]")
+                && t.trim_end_matches("[]")
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == ' ')
+        });
+    if !rest_ok {
+        return None;
+    }
+    let values = quoted_literals(items)?;
+    let expected = items.split(", ").count();
+    (values.len() == expected).then_some(values)
+}
+
+/// Where the `]` closing an `ARRAY[` is, outside quoted strings.
+fn closing_bracket(s: &str) -> Option<usize> {
+    let mut quoted = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            '\'' => quoted = !quoted,
+            ']' if !quoted => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The string literals of `'a'::text, 'b'::text`, `''` unescaped.
 fn quoted_literals(s: &str) -> Option<Vec<String>> {
     let mut out = Vec::new();
     let mut chars = s.chars().peekable();
@@ -165,6 +235,26 @@ mod tests {
         );
         assert_eq!(Rule::parse("a", "CHECK ((a > b))"), None);
         assert_eq!(Rule::parse("a", "CHECK ((length(a) > 3))"), None);
+        assert_eq!(Rule::parse("a", "CHECK ((a < 'NaN'::numeric))"), None);
+    }
+
+    #[test]
+    fn anything_doubtful_is_left_to_the_server() {
+        for (column, def) in [
+            ("status", "CHECK ((status = ANY ('{a,b}'::text[])))"),
+            (
+                "status",
+                "CHECK (((status = ANY (ARRAY['a'::text, 'b'::text])) OR (status ~~ 'x%'::text)))",
+            ),
+            (
+                "price",
+                "CHECK (((price > (0)::numeric) OR (price = '-1.5'::numeric)))",
+            ),
+            ("price", "CHECK (((price)::integer >= 1))"),
+            ("grade", "CHECK ((upper(grade) = ANY (ARRAY['A'::text])))"),
+        ] {
+            assert_eq!(Rule::parse(column, def), None, "{def}");
+        }
     }
 
     #[test]

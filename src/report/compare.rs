@@ -30,10 +30,22 @@ impl RunReport {
             .iter()
             .map(|t| (t.table.as_str(), t))
             .collect();
+        // A table read only in part now, or not at all, cannot be compared.
+        let partial: Vec<String> = self
+            .tables
+            .iter()
+            .filter(|t| {
+                t.not_checked.is_some()
+                    || t.incremental
+                        .as_deref()
+                        .is_some_and(|r| r.starts_with("incremental:"))
+            })
+            .map(|t| t.table.clone())
+            .collect();
         for t in &mut self.tables {
             t.previous = tables
                 .get(t.table.as_str())
-                .filter(|p| p.not_checked.is_none())
+                .filter(|p| p.not_checked.is_none() && !partial.contains(&t.table))
                 .map(|p| p.counts());
         }
         let before: BTreeMap<(&str, &str), &CheckResult> = earlier
@@ -42,6 +54,10 @@ impl RunReport {
             .map(|c| ((c.table.as_str(), c.name.as_str()), c))
             .collect();
         for c in &mut self.checks {
+            if partial.contains(&c.table) {
+                c.previous = None;
+                continue;
+            }
             c.previous = match before.get(&(c.table.as_str(), c.name.as_str())) {
                 Some(p) => Some(p.violations),
                 None if FOUND_ON_DEMAND.contains(&c.kind.as_str()) => Some(0),

@@ -302,11 +302,19 @@ async fn incremental(
     Ok(vec![unchanged, changed])
 }
 
-/// Change columns as a legacy app would keep them; a constant default
-/// makes the column without rewriting the table.
+/// Change columns as a legacy app would keep them: each row stamped with
+/// the time it last changed (here its creation or decision), so that the
+/// stamps spread as they would in production, with the index a DBA adds
+/// for incremental extraction (docs/pipelines.md).
 const CHANGE_COLUMNS: &str = "\
-ALTER TABLE pa_dealing.pad_request ADD COLUMN IF NOT EXISTS updated_at timestamp NOT NULL DEFAULT '2026-01-01';
-ALTER TABLE pa_dealing.pad_approval ADD COLUMN IF NOT EXISTS updated_at timestamp NOT NULL DEFAULT '2026-01-01';";
+ALTER TABLE pa_dealing.pad_request ADD COLUMN IF NOT EXISTS updated_at timestamp;
+UPDATE pa_dealing.pad_request SET updated_at = created_at;
+ALTER TABLE pa_dealing.pad_approval ADD COLUMN IF NOT EXISTS updated_at timestamp;
+UPDATE pa_dealing.pad_approval SET updated_at = coalesce(decided_at, TIMESTAMP '2023-01-01');
+CREATE INDEX IF NOT EXISTS pad_request_updated_at_idx ON pa_dealing.pad_request (updated_at);
+CREATE INDEX IF NOT EXISTS pad_approval_updated_at_idx ON pa_dealing.pad_approval (updated_at);
+ANALYZE pa_dealing.pad_request;
+ANALYZE pa_dealing.pad_approval;";
 
 const INCREMENTAL: &str = r#"
 [[tables]]
