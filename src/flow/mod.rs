@@ -142,20 +142,15 @@ async fn in_transaction(
             loads.push(table::Loaded::default());
             continue;
         }
-        let mut read = marks.decide(pipeline, spec, mode);
-        let held = match &read {
+        let read = marks.decide(pipeline, spec, mode);
+        let mut held = match &read {
             Read::Since { .. } => marks.held_earlier(tx, pipeline, spec).await?,
             Read::Full { .. } => vec![],
         };
-        if held.len() > marks::MAX_HELD {
-            read = Read::Full {
-                why: Some(format!(
-                    "full read: earlier runs held back {} rows, more than {} to read again by key",
-                    held.len(),
-                    marks::MAX_HELD
-                )),
-            };
-        }
+        let not_retried = match held.len() > marks::MAX_HELD {
+            true => std::mem::take(&mut held).len(),
+            false => 0,
+        };
         // Only a run advances a mark.
         let next_mark = match mode.writes() {
             true => Marks::next_mark(&source, spec).await?,
@@ -181,7 +176,7 @@ async fn in_transaction(
         };
         match loaded {
             Ok((mut report, loaded)) => {
-                report.incremental = describe_read(spec, &read);
+                report.incremental = describe_read(spec, &read, held.len(), not_retried);
                 if let (true, Some(mark)) = (mode.writes(), &next_mark) {
                     marks.advance(tx, pipeline, spec, mark, &run_id).await?;
                 }
@@ -258,21 +253,31 @@ async fn one_table_of_many<T>(
     }
 }
 
-/// How an incremental table was read, for its report line.
-fn describe_read(spec: &TableSpec, read: &Read) -> Option<String> {
+/// How an incremental table was read, for its report line: the mark, and
+/// how many rows held back by earlier runs were read again (or not).
+fn describe_read(
+    spec: &TableSpec,
+    read: &Read,
+    retried: usize,
+    not_retried: usize,
+) -> Option<String> {
     let inc = spec.incremental.as_ref()?;
-    Some(match (read, inc) {
-        (Read::Full { why }, _) => why.clone().unwrap_or_else(|| "full read".into()),
+    let since = match (read, inc) {
+        (Read::Full { why }, _) => return Some(why.clone().unwrap_or_else(|| "full read".into())),
         (Read::Since { mark }, Incremental::Key { column }) => {
             format!("incremental: rows with {column} > {mark}")
         }
-        (
-            Read::Since { mark },
-            Incremental::Column {
-                column,
-                overlap_seconds,
-            },
-        ) => format!("incremental: rows with {column} at or after {mark} less {overlap_seconds} s"),
+        (Read::Since { mark }, Incremental::Column { column, overlap_seconds }) => format!(
+            "incremental: rows with {column} at or after {mark} (the last mark less the {overlap_seconds} s overlap)"
+        ),
+    };
+    Some(match (retried, not_retried) {
+        (0, 0) => since,
+        (n, 0) => format!("{since}, and {n} rows held back earlier, read again"),
+        (_, n) => format!(
+            "{since}; {n} rows held back earlier are not read again (more than {}): `--full` retries them",
+            marks::MAX_HELD
+        ),
     })
 }
 
