@@ -114,9 +114,10 @@ async fn in_transaction(
     let source = CxReader::new(pipeline.source.url.clone(), "source")?;
     let transform = TransformSession::new()?;
     let marks = Marks::read(tx, pipeline, options.full).await?;
+    // Parents pass before their children, and each pass sets its table's
+    // `rejected.*` for them.
     for t in &pipeline.tables {
-        let held = marks.held_earlier(tx, pipeline, t).await?;
-        transform.set_rejected(t.name.as_str(), &held)?;
+        transform.set_rejected(t.name.as_str(), &[])?;
     }
     let mut keymaps = Vec::new();
     for km in &pipeline.keymaps {
@@ -147,10 +148,13 @@ async fn in_transaction(
             Read::Since { .. } => marks.held_earlier(tx, pipeline, spec).await?,
             Read::Full { .. } => vec![],
         };
-        let not_retried = match held.len() > marks::MAX_HELD {
-            true => std::mem::take(&mut held).len(),
-            false => 0,
+        // Held rows read again are rejected again or loaded now; held rows
+        // not read again stay held for the children.
+        let carried = match held.len() > marks::MAX_HELD {
+            true => std::mem::take(&mut held),
+            false => vec![],
         };
+        let not_retried = carried.len();
         // Only a run advances a mark.
         let next_mark = match mode.writes() {
             true => Marks::next_mark(&source, spec).await?,
@@ -169,6 +173,7 @@ async fn in_transaction(
             run_id: &run_id,
             shared: &shared,
             marks: &marks,
+            carried: &carried,
         };
         let loaded = match mode {
             Mode::Check => one_table_of_many(tx, step.load(&mut checks, &source, progress)).await?,

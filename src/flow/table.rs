@@ -41,6 +41,9 @@ pub(super) struct TableStep<'a> {
     pub run_id: &'a str,
     pub shared: &'a super::SharedTarget,
     pub marks: &'a super::marks::Marks,
+    /// Keys earlier runs held back that this pass does not read: they stay
+    /// in `rejected.<table>` for the children.
+    pub carried: &'a [i64],
 }
 
 /// A table's load between its pages: the open load, what the pages left.
@@ -270,8 +273,8 @@ impl<'a> TableStep<'a> {
     }
 
     /// Makes `rejected.<table>` hold this pass's rejected keys for the
-    /// children, and (incremental pipelines) those earlier runs kept that the
-    /// target still lacks; a run keeps this pass's for later runs.
+    /// children, with the held keys this pass did not read again; a run
+    /// keeps this pass's for later incremental runs.
     async fn hold_back_rejected(&self, now: &[i64]) -> Result<(), Error> {
         let (spec, pipeline) = (self.spec, self.pipeline);
         if self.mode.writes() {
@@ -279,8 +282,7 @@ impl<'a> TableStep<'a> {
                 .keep_rejected(self.tx, pipeline, spec, now)
                 .await?;
         }
-        let mut held = self.marks.held_earlier(self.tx, pipeline, spec).await?;
-        held.extend_from_slice(now);
+        let mut held: Vec<i64> = self.carried.iter().chain(now).copied().collect();
         held.sort_unstable();
         held.dedup();
         self.transform.set_rejected(spec.name.as_str(), &held)?;
