@@ -214,14 +214,9 @@ fn check_reports_every_fault_and_run_applies_each_policy() {
 
     // check: every fault counted, exit 1 because a `fail` check fired,
     // and neither database changed.
-    let out = padetl(src, tgt)
-        .args(["check", &ws.pipeline_arg(), "--json", "--quiet"])
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let report: Value = serde_json::from_slice(&out).expect("JSON report");
+    let report: Value =
+        serde_json::from_str(&check_output(src, tgt, &ws.pipeline_arg(), "--json", 1))
+            .expect("JSON report");
     assert_eq!(fingerprints(&dbs), before, "check changed a database");
     assert_eq!(report["dry_run"], true);
 

@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
-use crate::util::{client, count, json_of, padetl, repo, schema_fingerprint, TestDbs};
+use crate::util::{client, count, json_of, padetl, repo, schema_fingerprint, table, TestDbs};
 
 const ROWS: &str = "400";
 const TABLES: [(&str, &str); 5] = [
@@ -15,15 +13,6 @@ const TABLES: [(&str, &str); 5] = [
     ("pad_breach", "pa_dealing.pad_breach"),
     ("audit_log", "pa_dealing.audit_logs"),
 ];
-
-fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == name)
-        .unwrap_or_else(|| panic!("no table {name} in report"))
-}
 
 /// `(id, natural key)` pairs of `sql` on `db`.
 fn pairs(db: &str, sql: &str) -> BTreeMap<i64, String> {

@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use crate::util::{
-    check_output, client, json_of, padetl, repo, schema_fingerprint, stable_report, TestDbs,
+    check_output, client, json_of, padetl, repo, schema_fingerprint, stable_report, table, TestDbs,
     Workspace,
 };
 
@@ -118,13 +118,6 @@ fn keys(finding: &Value) -> Vec<i64> {
     k
 }
 
-fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["tables"]
-        .as_array()
-        .and_then(|t| t.iter().find(|t| t["table"] == name))
-        .unwrap_or_else(|| panic!("table {name} in {report}"))
-}
-
 #[test]
 fn check_counts_every_misfit_and_run_refuses_naming_them() {
     let dbs = TestDbs::reserve("fit", 2);
@@ -133,14 +126,9 @@ fn check_counts_every_misfit_and_run_refuses_naming_them() {
     let ws = workspace(&faults, PRICE_FAILS);
     let before = schema_fingerprint(tgt, "padealing");
 
-    let out = padetl(src, tgt)
-        .args(["check", &ws.pipeline_arg(), "--json", "--quiet"])
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let report: Value = serde_json::from_slice(&out).expect("JSON report");
+    let report: Value =
+        serde_json::from_str(&check_output(src, tgt, &ws.pipeline_arg(), "--json", 1))
+            .expect("JSON report");
     assert_eq!(report["tables"].as_array().unwrap().len(), 5, "every table");
 
     let price = finding(&report, "pad_execution_price_fits");

@@ -7,7 +7,7 @@
 
 use serde_json::Value;
 
-use crate::util::{client, json_of, padetl, repo, schema_fingerprint, TestDbs, Workspace};
+use crate::util::{client, json_of, padetl, repo, schema_fingerprint, table, TestDbs, Workspace};
 
 const MIGRATIONS: [&str; 3] = [
     "0001_v1_legacy_layout.sql",
@@ -34,13 +34,6 @@ fn workspace(extra: &str) -> Workspace {
     let toml = std::fs::read_to_string(ws.pipeline()).unwrap();
     std::fs::write(ws.pipeline(), format!("{toml}{INCREMENTAL}{extra}")).unwrap();
     ws
-}
-
-fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["tables"]
-        .as_array()
-        .and_then(|t| t.iter().find(|t| t["table"] == name))
-        .unwrap_or_else(|| panic!("table {name} in {report}"))
 }
 
 fn read(report: &Value, name: &str) -> i64 {

@@ -8,22 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::util::{client, json_of, padetl, repo, schema_fingerprint, TestDbs, Workspace};
+use crate::util::{client, json_of, padetl, repo, schema_fingerprint, table, TestDbs, Workspace};
 
 /// Legacy requests the seed is sized for: a tenth of it are monolith rows.
 const ROWS: i32 = 1000;
 const PIPELINE: &str = "pipelines/dev-monolith.toml";
 const SOFT_DELETED: &str = "soft-deleted in the monolith";
 const TABLES: [&str; 4] = ["pad_request", "pad_approval", "pad_execution", "audit_log"];
-
-fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["tables"]
-        .as_array()
-        .expect("tables in the report")
-        .iter()
-        .find(|t| t["table"] == name)
-        .unwrap_or_else(|| panic!("no table {name} in the report"))
-}
 
 fn seed_file(name: &str) -> String {
     std::fs::read_to_string(repo().join("seed").join(name)).expect("seed file")

@@ -11,7 +11,7 @@ use crate::schema::{
     counts_as_v3, history, plan_json, run, seeded, states, HAND_MADE_V2, V1, V2, V3,
 };
 use crate::util::{
-    client, padetl, repo, row_counts, schema_fingerprint, v1_by_hand, TestDbs, Workspace,
+    client, padetl, repo, row_counts, schema_fingerprint, table, v1_by_hand, TestDbs, Workspace,
 };
 
 /// Rows in the two tables the hand-made v2 leaves empty, made by QA's
@@ -32,13 +32,6 @@ fn plan_snapshot(dbs: &TestDbs, pipeline: &str) -> Value {
     let mut plan = plan_json(dbs, pipeline);
     plan["target"] = "TARGET".into();
     plan
-}
-
-fn table<'a>(plan: &'a Value, name: &str) -> &'a Value {
-    plan["tables"]
-        .as_array()
-        .and_then(|t| t.iter().find(|t| t["table"] == name))
-        .unwrap_or_else(|| panic!("no table {name} in {plan:#}"))
 }
 
 /// After a run, the plan has nothing to run and another run changes

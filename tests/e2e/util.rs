@@ -290,3 +290,11 @@ pub fn stable_report(mut json: serde_json::Value) -> serde_json::Value {
     }
     json
 }
+
+/// The entry for table `name` in a report's or plan's `tables`.
+pub fn table<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["tables"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["table"] == name))
+        .unwrap_or_else(|| panic!("no table {name} in {report:#}"))
+}

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::util::{client, padetl, schema_fingerprint, TestDbs};
+use crate::util::{client, padetl, schema_fingerprint, table, TestDbs};
 
 fn verify(src: &str, tgt: &str, code: i32) -> Value {
     let out = padetl(src, tgt)
@@ -16,13 +16,6 @@ fn verify(src: &str, tgt: &str, code: i32) -> Value {
         .stdout
         .clone();
     serde_json::from_slice(&out).expect("JSON report")
-}
-
-fn table<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["tables"]
-        .as_array()
-        .and_then(|t| t.iter().find(|t| t["table"] == name))
-        .expect("table in the report")
 }
 
 #[test]
