@@ -20,6 +20,7 @@ mod rule;
 mod sharing;
 mod stage;
 mod table;
+mod values;
 
 pub use encode::{CopyEncoder, EncodeError, Misfit, TargetColumn};
 pub(crate) use merge::UniqueAction;
