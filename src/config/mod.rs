@@ -11,6 +11,7 @@ mod raw;
 mod resolve;
 mod secret;
 mod settings;
+mod tables;
 mod url;
 
 pub use error::{ConfigError, Problem};
