@@ -150,7 +150,7 @@ impl Checks {
 }
 
 /// The key of every row of `batch` (`None` for a NULL key).
-fn row_keys(batch: &RecordBatch, key: &str) -> Result<Vec<Option<i64>>, String> {
+pub(super) fn row_keys(batch: &RecordBatch, key: &str) -> Result<Vec<Option<i64>>, String> {
     let column = batch
         .column_by_name(key)
         .ok_or_else(|| format!("the transform's output has no key column `{key}`"))?;

@@ -17,9 +17,8 @@ mod stage;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use datafusion::arrow::array::{BooleanArray, Int64Array};
-use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::array::BooleanArray;
+use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::record_batch::RecordBatch;
 use serde_json::{Map, Value};
 
@@ -403,16 +402,8 @@ fn without_keys(
     if drop.is_empty() {
         return Ok(batch.clone());
     }
-    let column = batch
-        .column_by_name(key)
-        .ok_or_else(|| format!("the transform's output has no key column `{key}`"))?;
-    let keys = cast(column, &DataType::Int64).map_err(|e| e.to_string())?;
-    let keys = keys
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .ok_or_else(|| format!("key `{key}` is not an integer"))?;
-    let keep: BooleanArray = keys
-        .iter()
+    let keep: BooleanArray = fit::row_keys(batch, key)?
+        .into_iter()
         .map(|k| Some(!k.is_some_and(|k| drop.contains(&k))))
         .collect();
     filter_record_batch(batch, &keep).map_err(|e| e.to_string())
