@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
-use crate::config::{quote, LoadMode, Pipeline, TableSpec};
+use crate::config::{quote, Incremental, LoadMode, Pipeline, TableSpec};
 use crate::error::Error;
 use crate::extract::CxReader;
 use crate::target::{query_error, Mode};
@@ -279,6 +279,23 @@ pub(super) fn since(spec: &TableSpec, mark: &str, held: &[i64], source: &CxReade
                 .since_mark_sql(&spec.source_query, inc, mark, spec.key.as_str(), held);
     }
     narrowed
+}
+
+/// An incremental key that is the table's own key: its next mark is the
+/// largest key the pass's count found (the pages read up to it), with no
+/// query of its own.
+pub(super) fn by_table_key(spec: &TableSpec) -> bool {
+    matches!(&spec.incremental, Some(Incremental::Key { column }) if column == &spec.key)
+}
+
+/// The next mark of a table read [`by_table_key`]: the largest key read,
+/// unless only rows below the old mark were (held rows read again).
+pub(super) fn key_mark(spec: &TableSpec, read: &Read, max_key: Option<i64>) -> Option<String> {
+    let max = max_key.filter(|_| by_table_key(spec))?;
+    match read {
+        Read::Since { mark } if mark.parse::<i64>().is_ok_and(|m| m >= max) => None,
+        _ => Some(max.to_string()),
+    }
 }
 
 /// More held-back keys than this are not named in the source query: the

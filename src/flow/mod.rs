@@ -156,9 +156,9 @@ async fn in_transaction(
         };
         let not_retried = carried.len();
         // Only a run advances a mark.
-        let next_mark = match mode.writes() {
-            true => Marks::next_mark(&source, spec).await?,
-            false => None,
+        let next_mark = match (mode.writes(), marks::by_table_key(spec)) {
+            (true, false) => Marks::next_mark(&source, spec).await?,
+            _ => None,
         };
         let narrowed = match &read {
             Read::Since { mark } => marks::since(spec, mark, &held, &source),
@@ -182,7 +182,8 @@ async fn in_transaction(
         match loaded {
             Ok((mut report, loaded)) => {
                 report.incremental = describe_read(spec, &read, held.len(), not_retried);
-                if let (true, Some(mark)) = (mode.writes(), &next_mark) {
+                let mark = next_mark.or_else(|| marks::key_mark(spec, &read, loaded.max_key));
+                if let (true, Some(mark)) = (mode.writes(), &mark) {
                     marks.advance(tx, pipeline, spec, mark, &run_id).await?;
                 }
                 tables.push(report);

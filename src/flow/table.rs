@@ -29,6 +29,8 @@ pub(crate) struct Loaded {
     pub rows_before: Option<i64>,
     /// What `check` says about the table's ids and the app's.
     pub id_note: Option<String>,
+    /// The largest key read (the count's, taken before the pages).
+    pub max_key: Option<i64>,
 }
 
 /// Loading one table inside the run's transaction.
@@ -268,6 +270,7 @@ impl<'a> TableStep<'a> {
             delete,
             rows_before: open.rows_before,
             id_note: open.id_note,
+            max_key: open.count.keys.map(|(_, max)| max),
         };
         Ok((report, loaded))
     }
