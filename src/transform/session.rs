@@ -101,6 +101,13 @@ impl TransformSession {
                 "{e} (does each key query return `id` and every key column?)"
             ))
         })?;
+        // The key sets are only the keymap's inputs: at the size of a real
+        // reference table they are tens of megabytes, held for nothing.
+        for name in [&src, &tgt] {
+            self.ctx
+                .deregister_table(name.as_str())
+                .map_err(|e| err(e.to_string()))?;
+        }
         let summary = summarize(&km.name.to_string(), source_rows, target_rows, &batches);
         self.register(&format!("keymap.{}", km.name), batches)
             .map_err(&err)?;
