@@ -26,7 +26,7 @@ pub fn source_keys(reader: &CxReader, km: &Keymap) -> Result<Vec<RecordBatch>, E
 /// The target's keys of `km`, read in the transaction `tx` on `url` (the
 /// target is always Postgres). Rows go straight into Arrow builders as they
 /// arrive: a reference table of half a million rows held as driver rows
-/// first would take three times the memory of the key set itself.
+/// first took more than twice the memory of the key set itself.
 pub async fn target_keys(
     tx: &Client,
     url: &DatabaseUrl,
