@@ -9,16 +9,8 @@ use super::resolve::Resolver;
 impl Resolver<'_> {
     pub(super) fn checks(&mut self, tables: &[TableSpec], keymaps: &[Keymap]) -> Vec<CheckSpec> {
         let raw = self.files.raw.checks.clone();
-        let mut seen = std::collections::BTreeSet::new();
         let mut out = Vec::new();
-        for c in &raw {
-            if !seen.insert(c.name.clone()) {
-                self.problem_at(
-                    &format!("\"{}\"", c.name),
-                    format!("check `{}` is declared twice", c.name),
-                );
-                continue;
-            }
+        for c in self.first_of_each("check", &raw, |c| &c.name) {
             if let Some(check) = self.check(c, tables, keymaps) {
                 out.push(check);
             }

@@ -120,6 +120,31 @@ impl Resolver<'_> {
         }
     }
 
+    /// The entries of a `[[kind]]` list in order, each name's first only: a
+    /// name declared again is a problem at its entry, and that entry is
+    /// left out.
+    pub(super) fn first_of_each<'t, T>(
+        &mut self,
+        kind: &str,
+        entries: &'t [T],
+        name: impl Fn(&T) -> &str,
+    ) -> Vec<&'t T> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut first = Vec::new();
+        for entry in entries {
+            let n = name(entry);
+            if seen.insert(n) {
+                first.push(entry);
+            } else {
+                self.problem_at(
+                    &format!("\"{n}\""),
+                    format!("{kind} `{n}` is declared twice"),
+                );
+            }
+        }
+        first
+    }
+
     pub(super) fn ident(&mut self, value: &str, what: &str) -> Option<Ident> {
         Ident::parse(value)
             .map_err(|e| self.problem_at(value, format!("{what}: {e}")))

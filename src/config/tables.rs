@@ -21,16 +21,8 @@ impl Resolver<'_> {
                 "no `[[tables]]`: nothing to move",
             ));
         }
-        let mut seen = std::collections::BTreeSet::new();
         let mut out = Vec::new();
-        for t in &raw {
-            if !seen.insert(t.name.clone()) {
-                self.problem_at(
-                    &format!("\"{}\"", t.name),
-                    format!("table `{}` is declared twice", t.name),
-                );
-                continue;
-            }
+        for t in self.first_of_each("table", &raw, |t| &t.name) {
             if let Some(spec) = self.table(t, source) {
                 out.push(spec);
             }
