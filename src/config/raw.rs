@@ -193,28 +193,25 @@ pub fn merge(mut base: RawPipeline, over: RawPipeline) -> RawPipeline {
     });
     // A check named again in the including file overrides fields of the
     // include's (e.g. prod makes a `warn` a `fail`).
-    for o in over.checks {
-        match base.checks.iter_mut().find(|b| b.name == o.name) {
-            Some(b) => {
-                let old = std::mem::take(b);
-                *b = RawCheck {
-                    name: old.name,
-                    table: o.table.or(old.table),
-                    kind: o.kind.or(old.kind),
-                    policy: o.policy.or(old.policy),
-                    column: o.column.or(old.column),
-                    keymap: o.keymap.or(old.keymap),
-                    values: o.values.or(old.values),
-                    min: o.min.or(old.min),
-                    max: o.max.or(old.max),
-                    sql: o.sql.or(old.sql),
-                    min_rows: o.min_rows.or(old.min_rows),
-                    not_shrink: o.not_shrink.or(old.not_shrink),
-                };
-            }
-            None => base.checks.push(o),
-        }
-    }
+    merge_named(
+        &mut base.checks,
+        over.checks,
+        |c| &c.name,
+        |old, o| RawCheck {
+            name: old.name,
+            table: o.table.or(old.table),
+            kind: o.kind.or(old.kind),
+            policy: o.policy.or(old.policy),
+            column: o.column.or(old.column),
+            keymap: o.keymap.or(old.keymap),
+            values: o.values.or(old.values),
+            min: o.min.or(old.min),
+            max: o.max.or(old.max),
+            sql: o.sql.or(old.sql),
+            min_rows: o.min_rows.or(old.min_rows),
+            not_shrink: o.not_shrink.or(old.not_shrink),
+        },
+    );
     for (name, o) in over.keymaps {
         let merged = match base.keymaps.remove(&name) {
             Some(b) => RawKeymap {
@@ -229,34 +226,52 @@ pub fn merge(mut base: RawPipeline, over: RawPipeline) -> RawPipeline {
         base.keymaps.insert(name, merged);
     }
     // A table named again in the including file overrides the include's
-    // fields; named twice in one file, it stays twice and is reported.
-    let n_base = base.tables.len();
+    // fields.
+    merge_named(
+        &mut base.tables,
+        over.tables,
+        |t| &t.name,
+        |old, o| RawTable {
+            name: old.name,
+            source: o.source.or(old.source),
+            query: o.query.or(old.query),
+            key: o.key.or(old.key),
+            sql: o.sql.or(old.sql),
+            mode: o.mode.or(old.mode),
+            identity: o.identity.or(old.identity),
+            collision: o.collision.or(old.collision),
+            on_target_change: o.on_target_change.or(old.on_target_change),
+            incremental: o.incremental.or(old.incremental),
+        },
+    );
+    base
+}
+
+/// Entries of `over` named like one of `base`'s replace it with
+/// `combine(base's, over's)`; the others are added. An entry named twice in
+/// `over` itself stays twice, so that the resolver reports it instead of
+/// one silently overriding the other.
+fn merge_named<T: Default>(
+    base: &mut Vec<T>,
+    over: Vec<T>,
+    name: impl Fn(&T) -> &str,
+    combine: impl Fn(T, T) -> T,
+) {
+    let n_base = base.len();
     let mut named = std::collections::BTreeSet::new();
-    for o in over.tables {
-        let first = named.insert(o.name.clone());
-        match base.tables[..n_base]
+    for o in over {
+        let first = named.insert(name(&o).to_string());
+        match base[..n_base]
             .iter_mut()
-            .find(|b| first && b.name == o.name)
+            .find(|b| first && name(b) == name(&o))
         {
             Some(b) => {
                 let old = std::mem::take(b);
-                *b = RawTable {
-                    name: old.name,
-                    source: o.source.or(old.source),
-                    query: o.query.or(old.query),
-                    key: o.key.or(old.key),
-                    sql: o.sql.or(old.sql),
-                    mode: o.mode.or(old.mode),
-                    identity: o.identity.or(old.identity),
-                    collision: o.collision.or(old.collision),
-                    on_target_change: o.on_target_change.or(old.on_target_change),
-                    incremental: o.incremental.or(old.incremental),
-                };
+                *b = combine(old, o);
             }
-            None => base.tables.push(o),
+            None => base.push(o),
         }
     }
-    base
 }
 
 fn merge_opt<T>(base: Option<T>, over: Option<T>, f: impl FnOnce(T, T) -> T) -> Option<T> {

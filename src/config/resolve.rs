@@ -523,6 +523,27 @@ mod tests {
     }
 
     #[test]
+    fn a_table_or_check_declared_twice_in_one_file_is_named() {
+        let dir = workspace(&[(
+            "pipelines/p.toml",
+            "env = \"t\"\n\
+             [source]\nurl = \"${URL}\"\n\
+             [target]\nurl = \"${URL}\"\n\
+             [[tables]]\nname = \"t\"\nsource = \"a.t\"\nsql = \"t.sql\"\n\
+             [[tables]]\nname = \"t\"\nsource = \"a.u\"\nsql = \"t.sql\"\n\
+             [[checks]]\nname = \"c\"\ntable = \"t\"\nkind = \"not_null\"\ncolumn = \"x\"\npolicy = \"warn\"\n\
+             [[checks]]\nname = \"c\"\ntable = \"t\"\nkind = \"not_null\"\ncolumn = \"y\"\npolicy = \"warn\"\n",
+        )]);
+        let e = load(&dir, "pipelines/p.toml").unwrap_err();
+        let messages: Vec<&str> = e.problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["table `t` is declared twice", "check `c` is declared twice"],
+            "{messages:?}"
+        );
+    }
+
+    #[test]
     fn an_including_file_overrides_its_include_field_by_field() {
         let dir = workspace(&[
             (
