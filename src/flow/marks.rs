@@ -298,6 +298,6 @@ pub(super) fn key_mark(spec: &TableSpec, read: &Read, max_key: Option<i64>) -> O
     }
 }
 
-/// More held-back keys than this are not named in the source query: the
-/// table is read in full instead.
+/// More held-back keys than this are not named in the source query: they
+/// stay held for the children, and `--full` reads them again.
 pub(super) const MAX_HELD: usize = 10_000;

@@ -56,24 +56,15 @@ pub(super) async fn incremental(
     };
     progress.note("padetl incremental: setting the marks");
     run().map_err(|e| Error::Internal(format!("the incremental bench's first run {e}")))?;
-    let note = "reads what changed since the marks; rows/s over the whole dataset";
-    progress.note("padetl incremental rerun, nothing changed");
-    let mut unchanged = measure(
-        "padetl incremental rerun, nothing changed",
-        rows,
-        source_mb,
-        run(),
-    );
-    unchanged.note = note.into();
+    let incremental_run = |tool: &str| {
+        progress.note(tool);
+        let mut m = measure(tool, rows, source_mb, run());
+        m.note = "reads what changed since the marks; rows/s over the whole dataset".into();
+        m
+    };
+    let unchanged = incremental_run("padetl incremental rerun, nothing changed");
     run_sql(ONE_PERCENT, "changing 1% of the bench source").await?;
-    progress.note("padetl incremental, 1% new + 1% changed");
-    let mut changed = measure(
-        "padetl incremental, 1% new + 1% changed requests",
-        rows,
-        source_mb,
-        run(),
-    );
-    changed.note = note.into();
+    let changed = incremental_run("padetl incremental, 1% new + 1% changed requests");
     Ok(vec![unchanged, changed])
 }
 
