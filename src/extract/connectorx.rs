@@ -8,7 +8,11 @@
 //! A Postgres source is read with connectorx's lower-level API and padetl's
 //! own [`Connector`]: connectorx would parse the URL itself, refuse
 //! `sslmode=verify-full`, never check the server's host name, and report a
-//! wrong password only after its pool's 30-second wait.
+//! wrong password only after its pool's 30-second wait. Its `Dispatcher`
+//! would also open a new connection (a pool with three threads of its own)
+//! and prepare the query again for every page; a [`Session`] holds one
+//! connection for all the pages of one reader and learns the columns' types
+//! once, then drives connectorx's parser into its Arrow writer itself.
 //!
 //! An Oracle source goes through connectorx's own URL handling, after one
 //! connection of padetl's that says in plain words what is missing (see
@@ -18,18 +22,28 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
 
-use connectorx::prelude::{get_arrow, ArrowDestination, CXQuery, Dispatcher, SourceConn};
-use connectorx::sources::postgres::{BinaryProtocol, PostgresSource, PostgresSourceError};
+use connectorx::constants::RECORD_BATCH_SIZE;
+use connectorx::prelude::{
+    get_arrow, ArrowDestination, CXQuery, DataOrder, Destination, DestinationPartition,
+    PartitionParser, SourceConn, SourcePartition,
+};
+use connectorx::sources::postgres::{
+    BinaryProtocol, PostgresSourcePartition, PostgresTypePairs, PostgresTypeSystem,
+};
 use connectorx::transports::PostgresArrowTransport;
+use connectorx::typesystem::Transport as _;
 use datafusion::arrow::record_batch::RecordBatch;
 use postgres_openssl::MakeTlsConnector;
+use r2d2_postgres::PostgresConnectionManager;
+use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::config::{DatabaseUrl, DbKind};
 use crate::pg::Connector;
 
 use super::{Dialect, ExtractError};
 
-type Transport = PostgresArrowTransport<BinaryProtocol, MakeTlsConnector>;
+/// connectorx's conversions from Postgres's binary values to Arrow.
+type PgArrow = PostgresArrowTransport<BinaryProtocol, MakeTlsConnector>;
 
 /// A connection description for connectorx; no connection is held between queries.
 #[derive(Clone)]
@@ -92,29 +106,19 @@ impl CxReader {
         what: &str,
         origin: &str,
     ) -> Result<Vec<RecordBatch>, ExtractError> {
-        let Some(connector) = &self.connector else {
-            return self.query_by_url(sql, what, origin);
-        };
-        self.ensure_reachable(connector)?;
-        // connectorx panics on some driver failures; a panic here is a query
-        // failure for the user, not a crash.
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| run(connector, sql)));
-        let cause = match result {
-            Ok(Ok(batches)) => return Ok(batches),
-            Ok(Err(Failed::Pool)) => match connector.check_blocking() {
-                Err(message) => return Err(self.unreachable(message)),
-                Ok(()) => Cause {
-                    message: "timed out waiting for a connection from connectorx's pool".into(),
-                    sql_mistake: false,
-                },
-            },
-            Ok(Err(Failed::Query(cause))) => cause,
-            Err(panic) => Cause {
-                message: panic_message(panic.as_ref()),
-                sql_mistake: false,
-            },
-        };
-        Err(self.error(what, origin, cause))
+        self.session(RECORD_BATCH_SIZE).query(sql, what, origin)
+    }
+
+    /// A connection of its own for a run of queries that all return the
+    /// same columns (the pages of one table): connected at its first query,
+    /// closed when dropped. Results come in batches of up to `batch_rows`
+    /// rows, whose columns are allocated at that size up front.
+    pub fn session(&self, batch_rows: usize) -> Session<'_> {
+        Session {
+            reader: self,
+            batch_rows: batch_rows.max(1),
+            held: None,
+        }
     }
 
     /// The first query of this reader (and its clones) connects once on its
@@ -186,32 +190,214 @@ impl CxReader {
     }
 }
 
-/// Why [`run`] failed.
+/// One reader's connection to a source, held across its queries. A source
+/// that is not Postgres (Oracle) goes through connectorx's own path each time.
+pub struct Session<'r> {
+    reader: &'r CxReader,
+    batch_rows: usize,
+    held: Option<Held>,
+}
+
+/// The open connection (a pool of one, which connectorx's partition needs)
+/// and the columns of the session's query, learnt at its first page.
+struct Held {
+    pool: Pool,
+    columns: Option<Columns>,
+}
+
+type Pool = r2d2::Pool<PostgresConnectionManager<MakeTlsConnector>>;
+
+impl Session<'_> {
+    /// The dialect of the SQL this session's database reads.
+    pub fn dialect(&self) -> Dialect {
+        self.reader.dialect
+    }
+
+    /// Runs `sql` on this session's connection; see [`CxReader::query`]. A
+    /// failed query closes the connection (a COPY cut short leaves it
+    /// unusable); the next query opens another.
+    pub fn query(
+        &mut self,
+        sql: &str,
+        what: &str,
+        origin: &str,
+    ) -> Result<Vec<RecordBatch>, ExtractError> {
+        let reader = self.reader;
+        let Some(connector) = &reader.connector else {
+            return reader.query_by_url(sql, what, origin);
+        };
+        reader.ensure_reachable(connector)?;
+        // connectorx panics on some driver failures; a panic here is a query
+        // failure for the user, not a crash.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.run(connector, sql)));
+        self.held = self.held.take().filter(|_| matches!(result, Ok(Ok(_))));
+        let cause = match result {
+            Ok(Ok(batches)) => return Ok(batches),
+            Ok(Err(Failed::Pool)) => match connector.check_blocking() {
+                Err(message) => return Err(reader.unreachable(message)),
+                Ok(()) => Cause {
+                    message: "timed out waiting for a connection to the source".into(),
+                    sql_mistake: false,
+                },
+            },
+            Ok(Err(Failed::Query(cause))) => cause,
+            Err(panic) => Cause {
+                message: panic_message(panic.as_ref()),
+                sql_mistake: false,
+            },
+        };
+        Err(reader.error(what, origin, cause))
+    }
+
+    fn run(&mut self, connector: &Connector, sql: &str) -> Result<Vec<RecordBatch>, Failed> {
+        let held = match &mut self.held {
+            Some(held) => held,
+            None => self.held.insert(Held {
+                pool: open(connector)?,
+                columns: None,
+            }),
+        };
+        let mut conn = held.pool.get().map_err(|_| Failed::Pool)?;
+        let columns = match &held.columns {
+            Some(columns) => columns,
+            None => held.columns.insert(Columns::of(&mut conn, sql)?),
+        };
+        read(conn, sql, columns, self.batch_rows).map_err(|e| Failed::Query(Cause::of(e.as_ref())))
+    }
+}
+
+/// Why [`Session::run`] failed.
 enum Failed {
-    /// connectorx's pool gave up waiting for a connection (its error keeps
-    /// only text): the cause is found by connecting again.
+    /// The pool gave up waiting for a connection (its error keeps only
+    /// text): the cause is found by connecting again.
     Pool,
     Query(Cause),
 }
 
-/// One query into Arrow over one pooled connection made by `connector`.
-fn run(connector: &Connector, sql: &str) -> Result<Vec<RecordBatch>, Failed> {
-    let source = PostgresSource::<BinaryProtocol, MakeTlsConnector>::new(
-        connector.blocking_config(),
-        connector.tls(),
-        1,
-    )
-    .map_err(|e| match e {
-        PostgresSourceError::PostgresPoolError(_) => Failed::Pool,
-        e => Failed::Query(Cause::of(&e)),
-    })?;
-    let mut destination = ArrowDestination::new();
-    Dispatcher::<_, _, Transport>::new(source, &mut destination, &[sql], None)
-        .run()
-        .map_err(|e| Failed::Query(Cause::of(&e)))?;
-    destination
-        .arrow()
-        .map_err(|e| Failed::Query(Cause::of(&e)))
+/// A pool of one connection made by `connector`. Every pool shares one
+/// maintenance thread: r2d2 would start three for each.
+fn open(connector: &Connector) -> Result<Pool, Failed> {
+    static THREADS: OnceLock<Arc<ScheduledThreadPool>> = OnceLock::new();
+    let threads = THREADS.get_or_init(|| Arc::new(ScheduledThreadPool::new(1)));
+    let manager = PostgresConnectionManager::new(connector.blocking_config(), connector.tls());
+    r2d2::Pool::builder()
+        .max_size(1)
+        .test_on_check_out(false)
+        .thread_pool(Arc::clone(threads))
+        .build(manager)
+        .map_err(|_| Failed::Pool)
+}
+
+/// The names and types of a query's columns, as connectorx's source learns
+/// them (`PostgresSource::fetch_metadata`).
+struct Columns {
+    names: Vec<String>,
+    types: Vec<PostgresTypeSystem>,
+    pg_types: Vec<postgres::types::Type>,
+}
+
+impl Columns {
+    fn of(conn: &mut postgres::Client, sql: &str) -> Result<Columns, Failed> {
+        let statement = conn
+            .prepare(sql)
+            .map_err(|e| Failed::Query(Cause::of(&e)))?;
+        let (names, pg_types): (Vec<String>, Vec<postgres::types::Type>) = statement
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_string(), c.type_().clone()))
+            .unzip();
+        let types: Vec<PostgresTypeSystem> =
+            pg_types.iter().map(PostgresTypeSystem::from).collect();
+        let pg_types = types
+            .iter()
+            .zip(&pg_types)
+            .map(|(t, pg)| PostgresTypePairs(pg, t).into())
+            .collect();
+        Ok(Columns {
+            names,
+            types,
+            pg_types,
+        })
+    }
+
+    /// `sql` with its range columns read as text, which connectorx's binary
+    /// parser needs (as its `maybe_rewrite_range_query` does).
+    fn readable(&self, sql: &str) -> String {
+        if !self
+            .types
+            .iter()
+            .any(|t| matches!(t, PostgresTypeSystem::Range(_)))
+        {
+            return sql.to_string();
+        }
+        let columns: Vec<String> = self
+            .names
+            .iter()
+            .zip(&self.types)
+            .map(|(name, t)| {
+                let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+                match t {
+                    PostgresTypeSystem::Range(_) => format!("{quoted}::text"),
+                    _ => quoted,
+                }
+            })
+            .collect();
+        format!("SELECT {} FROM ({sql}) AS _cx_sub", columns.join(", "))
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `sql`'s rows into Arrow over `conn`, by connectorx's binary COPY parser
+/// and Arrow writer: the loop connectorx's `Dispatcher::run` runs for one
+/// partition, without its pool, its second prepare or its thread hop.
+fn read(
+    conn: r2d2::PooledConnection<PostgresConnectionManager<MakeTlsConnector>>,
+    sql: &str,
+    columns: &Columns,
+    batch_rows: usize,
+) -> Result<Vec<RecordBatch>, BoxError> {
+    let query = CXQuery::Naked(columns.readable(sql));
+    let mut source = PostgresSourcePartition::<BinaryProtocol, MakeTlsConnector>::new(
+        conn,
+        &query,
+        &columns.types,
+        &columns.pg_types,
+    );
+    let arrow_types = columns
+        .types
+        .iter()
+        .map(|&t| PgArrow::convert_typesystem(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut destination = ArrowDestination::new_with_batch_size(batch_rows);
+    destination.allocate(0, &columns.names, &arrow_types, DataOrder::RowMajor)?;
+    {
+        let mut writer = destination
+            .partition(1)?
+            .pop()
+            .ok_or("connectorx's Arrow writer made no partition")?;
+        let processors = columns
+            .types
+            .iter()
+            .zip(&arrow_types)
+            .map(|(&from, &to)| PgArrow::processor(from, to))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut parser = source.parser()?;
+        loop {
+            let (rows, last) = parser.fetch_next()?;
+            writer.aquire_row(rows)?;
+            for _ in 0..rows {
+                for process in &processors {
+                    process(&mut parser, &mut writer)?;
+                }
+            }
+            if last {
+                break;
+            }
+        }
+        writer.finalize()?;
+    }
+    Ok(destination.arrow()?)
 }
 
 /// Why a query failed, as the server said it when it did.

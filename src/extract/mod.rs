@@ -21,7 +21,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use tokio::sync::mpsc;
 
-pub use self::connectorx::CxReader;
+pub use self::connectorx::{CxReader, Session};
 pub use self::dialect::Dialect;
 pub use self::reference::{source_keys, target_keys};
 
@@ -223,9 +223,10 @@ fn read_range(
     tz: chrono_tz::Tz,
     tx: &mpsc::Sender<Result<RecordBatch, ExtractError>>,
 ) {
+    let mut session = reader.session(batch_size);
     let mut after = range.after;
     loop {
-        let page = read_page(reader, spec, after, range.upto, batch_size, tz);
+        let page = read_page(&mut session, spec, after, range.upto, batch_size, tz);
         let (batch, last_key) = match page {
             Ok(Some(p)) => p,
             Ok(None) => break,
@@ -243,27 +244,29 @@ fn read_range(
 }
 
 fn read_page(
-    reader: &CxReader,
+    session: &mut Session,
     spec: &TableSpec,
     after: Option<i64>,
     upto: Option<i64>,
     limit: usize,
     tz: chrono_tz::Tz,
 ) -> Result<Option<(RecordBatch, i64)>, ExtractError> {
-    let sql = reader
+    let sql = session
         .dialect()
         .page_sql(&spec.source_query, spec.key.as_str(), after, upto, limit);
-    let batches = reader.query(&sql, &spec.source_label, &spec.origin)?;
+    let batches = session.query(&sql, &spec.source_label, &spec.origin)?;
     let data_error = |message: String| ExtractError::Data {
         what: spec.source_label.clone(),
         message,
     };
-    let non_empty: Vec<RecordBatch> = batches.into_iter().filter(|b| b.num_rows() > 0).collect();
-    let Some(first) = non_empty.first() else {
-        return Ok(None);
+    let mut non_empty: Vec<RecordBatch> =
+        batches.into_iter().filter(|b| b.num_rows() > 0).collect();
+    let batch = match non_empty.len() {
+        0 => return Ok(None),
+        1 => non_empty.remove(0),
+        _ => datafusion::arrow::compute::concat_batches(&non_empty[0].schema(), &non_empty)
+            .map_err(|e| data_error(e.to_string()))?,
     };
-    let batch = datafusion::arrow::compute::concat_batches(&first.schema(), &non_empty)
-        .map_err(|e| data_error(e.to_string()))?;
     let key_index = batch.schema().index_of(spec.key.as_str()).map_err(|_| {
         data_error(format!(
             "the query returns no column `{}` (the table's key)",
@@ -277,7 +280,7 @@ fn read_page(
             data_error(format!(
                 "key `{}` is not an integer column{}",
                 spec.key,
-                reader.dialect().integer_key_hint()
+                session.dialect().integer_key_hint()
             ))
         })?;
     if let Some(k) = first_repeated(keys.values()) {

@@ -112,6 +112,62 @@ fn partitioned_reading_loads_the_same_rows_as_one_reader() {
     assert_eq!(schema_fingerprint(tgt, "padealing"), one_reader);
 }
 
+/// A reader keeps one source connection for all its pages: a run of
+/// hundreds of pages opens a few connections per table, not one per page
+/// (each a TLS handshake and a password exchange against QA).
+#[test]
+fn a_reader_keeps_one_source_connection_for_all_its_pages() {
+    let dbs = TestDbs::reserve("oneconn", 2);
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
+    padetl(src, tgt)
+        .args(["demo", "--rows", "300", "--quiet"])
+        .assert()
+        .success();
+    let ws = Workspace::new(&MIGRATIONS, "\n[settings]\nbatch_size = 7\nreaders = 2\n");
+    let before = sessions_ended(src);
+    let report = json_of(padetl(src, tgt).args(["run", &ws.pipeline_arg(), "--json", "--quiet"]));
+    let tables = report["tables"].as_array().expect("tables in the report");
+    let pages: i64 = tables
+        .iter()
+        .map(|t| (t["read"].as_i64().unwrap_or(0) + 6) / 7)
+        .sum();
+    // Per table: its readers, the first-row probe and the count; per keymap:
+    // the source's key set; and the reachability checks.
+    let most = 4 * tables.len() as i64 + 8;
+    let opened = settled(|| sessions_ended(src) - before);
+    assert!(pages > 200, "the run read only {pages} pages");
+    assert!(
+        (1..=most).contains(&opened),
+        "{opened} source connections for {pages} pages (at most {most} expected)"
+    );
+}
+
+/// Sessions of `db` that have ended, as the server counts them.
+fn sessions_ended(db: &str) -> i64 {
+    client("postgres")
+        .query_one(
+            "SELECT sessions FROM pg_stat_database WHERE datname = $1",
+            &[&db],
+        )
+        .expect("pg_stat_database")
+        .get(0)
+}
+
+/// `f`'s value once it has stopped changing: a closed connection's backend
+/// reports its session when it exits, a moment after the client has gone.
+fn settled(f: impl Fn() -> i64) -> i64 {
+    let mut last = f();
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let now = f();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
 /// A request id of seven digits keeps every digit in its reference: cut to
 /// six, ids 1234567 and 123456 would share one and break its uniqueness.
 #[test]
