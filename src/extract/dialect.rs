@@ -104,20 +104,53 @@ impl Dialect {
     /// source's disk. Oracle reports `count`, `min` and `max` as `NUMBER`
     /// without precision (read as a decimal): each is cast to `NUMBER(19)`
     /// so that it arrives as a 64-bit integer.
-    pub fn count_sql(self, base: &str, key: &str) -> String {
+    ///
+    /// The same scan finds, for each of the decimal `numeric` columns, the
+    /// smallest key whose value connectorx cannot hold exactly (columns
+    /// `bad_0`, `bad_1`, … after `max_key`): the table is read once before
+    /// paging, not once more per check.
+    ///
+    /// Postgres' `numeric` goes into `Decimal128(38, 10)` (28 integer digits)
+    /// and has a NaN. An Oracle `NUMBER` passes through `rust_decimal` (28
+    /// significant digits) before that, so 18 integer digits is the most it
+    /// keeps at 10 decimal places; Oracle's `NUMBER` has no NaN.
+    pub fn count_sql(self, base: &str, key: &str, numeric: &[String]) -> String {
         let key = format!("padetl_count.{}", self.ident(key));
         let int = |e: String| match self {
             Dialect::Postgres => e,
             Dialect::Oracle => format!("CAST({e} AS NUMBER(19))"),
         };
+        let mut columns = vec![
+            format!("{} AS n", int("count(*)".into())),
+            format!("{} AS keyed", int(format!("count({key})"))),
+            format!("{} AS min_key", int(format!("min({key})"))),
+            format!("{} AS max_key", int(format!("max({key})"))),
+        ];
+        columns.extend(numeric.iter().enumerate().map(|(i, c)| {
+            let bad = self.unreadable_numeric(&format!("padetl_count.{}", self.ident(c)));
+            format!(
+                "{} AS bad_{i}",
+                int(format!("min(CASE WHEN {bad} THEN {key} END)"))
+            )
+        }));
         format!(
-            "SELECT {} AS n, {} AS keyed, {} AS min_key, {} AS max_key FROM {}",
-            int("count(*)".into()),
-            int(format!("count({key})")),
-            int(format!("min({key})")),
-            int(format!("max({key})")),
+            "SELECT {} FROM {}",
+            columns.join(", "),
             self.from(base, "padetl_count")
         )
+    }
+
+    /// True where decimal column `c` holds what connectorx would round.
+    fn unreadable_numeric(self, c: &str) -> String {
+        match self {
+            Dialect::Postgres => format!(
+                "({c} <> round({c}, {CX_NUMERIC_SCALE}) OR abs({c}) >= 1e{} OR {c} = 'NaN')",
+                38 - CX_NUMERIC_SCALE
+            ),
+            Dialect::Oracle => format!(
+                "({c} <> ROUND({c}, {CX_NUMERIC_SCALE}) OR ABS({c}) >= 1e{ORACLE_INTEGER_DIGITS})"
+            ),
+        }
     }
 
     /// An incremental table's next mark over `base`, as text: the largest
@@ -209,53 +242,8 @@ impl Dialect {
         )
     }
 
-    /// The first key (and column name) of `base` whose value in one of the
-    /// decimal `columns` connectorx cannot hold exactly; `None` without such
-    /// columns.
-    ///
-    /// Postgres' `numeric` goes into `Decimal128(38, 10)` (28 integer digits)
-    /// and has a NaN. An Oracle `NUMBER` passes through `rust_decimal` (28
-    /// significant digits) before that, so 18 integer digits is the most it
-    /// keeps at 10 decimal places; Oracle's `NUMBER` has no NaN.
-    pub fn numeric_check_sql(self, base: &str, key: &str, columns: &[String]) -> Option<String> {
-        if columns.is_empty() {
-            return None;
-        }
-        let bad = |c: &str| {
-            let c = format!("padetl_num.{}", self.ident(c));
-            match self {
-                Dialect::Postgres => format!(
-                    "({c} <> round({c}, {CX_NUMERIC_SCALE}) OR abs({c}) >= 1e{} OR {c} = 'NaN')",
-                    38 - CX_NUMERIC_SCALE
-                ),
-                Dialect::Oracle => format!(
-                    "({c} <> ROUND({c}, {CX_NUMERIC_SCALE}) OR ABS({c}) >= 1e{})",
-                    ORACLE_INTEGER_DIGITS
-                ),
-            }
-        };
-        let which: Vec<String> = columns
-            .iter()
-            .map(|c| format!("WHEN {} THEN '{}'", bad(c), c.replace('\'', "''")))
-            .collect();
-        let any: Vec<String> = columns.iter().map(|c| bad(c)).collect();
-        // Postgres' aliases as they always were; `KEY` is an Oracle keyword.
-        let (key_alias, column_alias) = match self {
-            Dialect::Postgres => ("key", "column_name"),
-            Dialect::Oracle => ("padetl_key", "padetl_column"),
-        };
-        Some(format!(
-            "SELECT padetl_num.{} AS {key_alias}, CASE {} END AS {column_alias} FROM {} WHERE {} ORDER BY 1 {}",
-            self.ident(key),
-            which.join(" "),
-            self.from(base, "padetl_num"),
-            any.join(" OR "),
-            self.limit(1)
-        ))
-    }
-
-    /// The most integer digits of a value that [`Dialect::numeric_check_sql`]
-    /// lets through for this dialect.
+    /// The most integer digits of a value that [`Dialect::count_sql`] lets
+    /// through for this dialect.
     pub fn numeric_integer_digits(self) -> i8 {
         match self {
             Dialect::Postgres => 38 - CX_NUMERIC_SCALE,
@@ -345,11 +333,11 @@ mod tests {
     #[test]
     fn counts_take_rows_keys_and_the_key_range() {
         assert_eq!(
-            PG.count_sql("q", "id"),
+            PG.count_sql("q", "id", &[]),
             "SELECT count(*) AS n, count(padetl_count.\"id\") AS keyed, min(padetl_count.\"id\") AS min_key, max(padetl_count.\"id\") AS max_key FROM (q) AS padetl_count"
         );
         assert_eq!(
-            ORA.count_sql("q", "id"),
+            ORA.count_sql("q", "id", &[]),
             "SELECT CAST(count(*) AS NUMBER(19)) AS n, CAST(count(padetl_count.\"ID\") AS NUMBER(19)) AS keyed, \
              CAST(min(padetl_count.\"ID\") AS NUMBER(19)) AS min_key, CAST(max(padetl_count.\"ID\") AS NUMBER(19)) AS max_key \
              FROM (q) padetl_count"
@@ -369,25 +357,24 @@ mod tests {
     }
 
     #[test]
-    fn the_numeric_probe_finds_what_connectorx_would_round() {
-        assert_eq!(PG.numeric_check_sql("q", "id", &[]), None);
+    fn the_count_finds_what_connectorx_would_round() {
         let cols = ["price".to_string(), "o'qty".to_string()];
         assert_eq!(
-            PG.numeric_check_sql("q", "id", &cols[..1]).unwrap(),
-            "SELECT padetl_num.\"id\" AS key, CASE WHEN (padetl_num.\"price\" <> round(padetl_num.\"price\", 10) \
-             OR abs(padetl_num.\"price\") >= 1e28 OR padetl_num.\"price\" = 'NaN') THEN 'price' END AS column_name \
-             FROM (q) AS padetl_num WHERE (padetl_num.\"price\" <> round(padetl_num.\"price\", 10) \
-             OR abs(padetl_num.\"price\") >= 1e28 OR padetl_num.\"price\" = 'NaN') ORDER BY 1 LIMIT 1"
+            PG.count_sql("q", "id", &cols[..1]),
+            "SELECT count(*) AS n, count(padetl_count.\"id\") AS keyed, min(padetl_count.\"id\") AS min_key, \
+             max(padetl_count.\"id\") AS max_key, min(CASE WHEN (padetl_count.\"price\" <> round(padetl_count.\"price\", 10) \
+             OR abs(padetl_count.\"price\") >= 1e28 OR padetl_count.\"price\" = 'NaN') THEN padetl_count.\"id\" END) AS bad_0 \
+             FROM (q) AS padetl_count"
         );
         assert_eq!(
-            ORA.numeric_check_sql("q", "id", &cols).unwrap(),
-            "SELECT padetl_num.\"ID\" AS padetl_key, CASE \
-             WHEN (padetl_num.\"PRICE\" <> ROUND(padetl_num.\"PRICE\", 10) OR ABS(padetl_num.\"PRICE\") >= 1e18) THEN 'price' \
-             WHEN (padetl_num.\"O'QTY\" <> ROUND(padetl_num.\"O'QTY\", 10) OR ABS(padetl_num.\"O'QTY\") >= 1e18) THEN 'o''qty' \
-             END AS padetl_column FROM (q) padetl_num \
-             WHERE (padetl_num.\"PRICE\" <> ROUND(padetl_num.\"PRICE\", 10) OR ABS(padetl_num.\"PRICE\") >= 1e18) \
-             OR (padetl_num.\"O'QTY\" <> ROUND(padetl_num.\"O'QTY\", 10) OR ABS(padetl_num.\"O'QTY\") >= 1e18) \
-             ORDER BY 1 FETCH FIRST 1 ROWS ONLY"
+            ORA.count_sql("q", "id", &cols),
+            "SELECT CAST(count(*) AS NUMBER(19)) AS n, CAST(count(padetl_count.\"ID\") AS NUMBER(19)) AS keyed, \
+             CAST(min(padetl_count.\"ID\") AS NUMBER(19)) AS min_key, CAST(max(padetl_count.\"ID\") AS NUMBER(19)) AS max_key, \
+             CAST(min(CASE WHEN (padetl_count.\"PRICE\" <> ROUND(padetl_count.\"PRICE\", 10) OR ABS(padetl_count.\"PRICE\") >= 1e18) \
+             THEN padetl_count.\"ID\" END) AS NUMBER(19)) AS bad_0, \
+             CAST(min(CASE WHEN (padetl_count.\"O'QTY\" <> ROUND(padetl_count.\"O'QTY\", 10) OR ABS(padetl_count.\"O'QTY\") >= 1e18) \
+             THEN padetl_count.\"ID\" END) AS NUMBER(19)) AS bad_1 \
+             FROM (q) padetl_count"
         );
         assert_eq!(PG.numeric_integer_digits(), 28);
         assert_eq!(ORA.numeric_integer_digits(), 18);

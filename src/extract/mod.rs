@@ -113,24 +113,22 @@ pub fn partitions(count: &SourceCount, readers: usize, batch_size: usize) -> Vec
         .collect()
 }
 
-/// Counts the rows `spec` will read and proves its key is usable for paging.
+/// Counts the rows `spec` will read and proves its key is usable for paging
+/// and its decimals readable, in one scan of the source.
 pub fn count_rows(reader: &CxReader, spec: &TableSpec) -> Result<SourceCount, ExtractError> {
+    let numeric = numeric_columns(reader, spec)?;
     let sql = reader
         .dialect()
-        .count_sql(&spec.source_query, spec.key.as_str());
+        .count_sql(&spec.source_query, spec.key.as_str(), &numeric);
     let batches = reader.query(&sql, &spec.source_label, &spec.origin)?;
+    let at = |col: usize| batches.first().and_then(|b| int_at(b, col, 0));
     let value = |col: usize| -> Result<u64, ExtractError> {
-        batches
-            .first()
-            .and_then(|b| int_at(b, col, 0))
-            .map(|v| v as u64)
-            .ok_or_else(|| ExtractError::Data {
-                what: spec.source_label.clone(),
-                message: "count query returned nothing".into(),
-            })
+        at(col).map(|v| v as u64).ok_or_else(|| ExtractError::Data {
+            what: spec.source_label.clone(),
+            message: "count query returned nothing".into(),
+        })
     };
     let (rows, keyed) = (value(0)?, value(1)?);
-    let bound = |col: usize| batches.first().and_then(|b| int_at(b, col, 0));
     let key_error = |problem: String| ExtractError::Key {
         what: spec.source_label.clone(),
         key: spec.key.to_string(),
@@ -142,10 +140,22 @@ pub fn count_rows(reader: &CxReader, spec: &TableSpec) -> Result<SourceCount, Ex
             rows.saturating_sub(keyed)
         )));
     }
-    if rows > 0 {
-        check_numerics(reader, spec)?;
+    let first_bad = numeric
+        .iter()
+        .enumerate()
+        .filter_map(|(i, column)| at(4 + i).map(|key| (key, column)))
+        .min_by_key(|(key, _)| *key);
+    if let Some((key, column)) = first_bad {
+        return Err(ExtractError::Data {
+            what: spec.source_label.clone(),
+            message: format!(
+                "column `{column}` in the row with key {}={key} holds a numeric with more than {CX_NUMERIC_SCALE} decimal places, more than {} integer digits, or NaN, which the reader (connectorx) would round; round or cast it in the table's query",
+                spec.key,
+                reader.dialect().numeric_integer_digits()
+            ),
+        });
     }
-    let keys = bound(2).zip(bound(3));
+    let keys = at(2).zip(at(3));
     if rows > 0 && keys.is_none() {
         return Err(key_error(format!(
             "is not an integer column{}",
@@ -155,44 +165,22 @@ pub fn count_rows(reader: &CxReader, spec: &TableSpec) -> Result<SourceCount, Ex
     Ok(SourceCount { rows, keys })
 }
 
-/// connectorx reads a decimal as Decimal128(38, 10): a value with non-zero
-/// digits past 10 decimal places, more integer digits than it keeps (see
-/// [`Dialect::numeric_check_sql`]), or NaN would be rounded or lost before
-/// padetl sees it. Such a value stops the run here, by column and key.
-fn check_numerics(reader: &CxReader, spec: &TableSpec) -> Result<(), ExtractError> {
-    let dialect = reader.dialect();
-    let probe = dialect.first_row_sql(&spec.source_query);
+/// The columns of `spec`'s query that connectorx reads as Decimal128(38, 10):
+/// a value with non-zero digits past 10 decimal places, more integer digits
+/// than it keeps, or NaN would be rounded or lost before padetl sees it, so
+/// [`count_rows`] looks for one and stops the run by column and key.
+fn numeric_columns(reader: &CxReader, spec: &TableSpec) -> Result<Vec<String>, ExtractError> {
+    let probe = reader.dialect().first_row_sql(&spec.source_query);
     let batches = reader.query(&probe, &spec.source_label, &spec.origin)?;
     let Some(schema) = batches.first().map(|b| b.schema()) else {
-        return Ok(());
+        return Ok(vec![]);
     };
-    let numeric: Vec<String> = schema
+    Ok(schema
         .fields()
         .iter()
         .filter(|f| matches!(f.data_type(), DataType::Decimal128(_, s) if *s == CX_NUMERIC_SCALE))
         .map(|f| f.name().clone())
-        .collect();
-    let Some(sql) = dialect.numeric_check_sql(&spec.source_query, spec.key.as_str(), &numeric)
-    else {
-        return Ok(());
-    };
-    let found = reader.query(&sql, &spec.source_label, &spec.origin)?;
-    let Some(batch) = found.iter().find(|b| b.num_rows() > 0) else {
-        return Ok(());
-    };
-    let key = int_at(batch, 0, 0)
-        .map(|k| k.to_string())
-        .unwrap_or_default();
-    let column = datafusion::arrow::util::display::array_value_to_string(batch.column(1), 0)
-        .unwrap_or_default();
-    Err(ExtractError::Data {
-        what: spec.source_label.clone(),
-        message: format!(
-            "column `{column}` in the row with key {}={key} holds a numeric with more than {CX_NUMERIC_SCALE} decimal places, more than {} integer digits, or NaN, which the reader (connectorx) would round; round or cast it in the table's query",
-            spec.key,
-            dialect.numeric_integer_digits()
-        ),
-    })
+        .collect())
 }
 
 /// Streams `spec`'s rows as pages of at most `batch_size` rows, one reader
