@@ -109,6 +109,12 @@ impl TransformSession {
                 .map_err(|e| err(e.to_string()))?;
         }
         let summary = summarize(&km.name.to_string(), source_rows, target_rows, &batches);
+        tracing::debug!(
+            keymap = %km.name,
+            rows = rows(&batches),
+            bytes = batches.iter().map(RecordBatch::get_array_memory_size).sum::<usize>(),
+            "keymap built"
+        );
         self.register(&format!("keymap.{}", km.name), batches)
             .map_err(&err)?;
         Ok(summary)
