@@ -126,6 +126,18 @@ impl Checks {
         }
     }
 
+    /// The DataFusion queries this run's page checks will send, whatever
+    /// the page: what the transform session must keep for them.
+    pub fn page_queries(&self, tables: &[TableSpec]) -> Vec<String> {
+        self.specs
+            .iter()
+            .filter_map(|c| {
+                let spec = tables.iter().find(|t| t.name == c.table)?;
+                page_check_sql(c, spec)
+            })
+            .collect()
+    }
+
     /// Runs the page checks of `spec`'s table over `kept` (the rows the
     /// transform would load from the current `source.<table>` page).
     pub async fn page(

@@ -24,7 +24,7 @@ use crate::schema::{
     Migration, ReferenceGuard, SchemaPlan,
 };
 use crate::target::{connect, privileges_of, query_error, DbError, Mode, Need, TargetSession};
-use crate::transform::TransformSession;
+use crate::transform::{SqlUse, TransformSession};
 
 use self::marks::{Marks, Read};
 use self::table::TableStep;
@@ -112,7 +112,13 @@ async fn in_transaction(
     let (guard, schema) = reconcile(tx, pipeline, &migrations, options, progress).await?;
 
     let source = CxReader::new(pipeline.source.url.clone(), "source")?;
-    let transform = TransformSession::new()?;
+    let fks = foreign_keys(tx, pipeline.target.app_schema.as_str()).await?;
+    let mut checks = Checks::new(pipeline, fks.clone(), !options.skip_checks);
+    let page_checks = checks.page_queries(&pipeline.tables);
+    let queries = pipeline.tables.iter().map(|t| t.transform_sql.as_str());
+    let transform = TransformSession::new()?.keeping_only(SqlUse::of(
+        queries.chain(page_checks.iter().map(String::as_str)),
+    ));
     let marks = Marks::read(tx, pipeline, options.full).await?;
     // Parents pass before their children, and each pass sets its table's
     // `rejected.*` for them.
@@ -130,8 +136,6 @@ async fn in_transaction(
         let tgt = target_keys(tx, &pipeline.target.url, km).await?;
         keymaps.push(transform.add_keymap(km, src, tgt).await?);
     }
-    let fks = foreign_keys(tx, pipeline.target.app_schema.as_str()).await?;
-    let mut checks = Checks::new(pipeline, fks.clone(), !options.skip_checks);
     let shared = SharedTarget::read(tx, pipeline).await?;
     let mut tables = Vec::new();
     let mut loads = Vec::new();

@@ -285,6 +285,9 @@ impl<'a> TableStep<'a> {
                 .keep_rejected(self.tx, pipeline, spec, now)
                 .await?;
         }
+        if !self.transform.keeps_rejected(spec.name.as_str()) {
+            return Ok(());
+        }
         let mut held: Vec<i64> = self.carried.iter().chain(now).copied().collect();
         held.sort_unstable();
         held.dedup();

@@ -10,18 +10,15 @@ use tokio_postgres::GenericClient;
 use super::LoadError;
 use crate::config::{Pipeline, TableSpec};
 use crate::schema::catalog_edges;
+use crate::transform::SqlUse;
 
 /// `(parent, child)` for every `rejected.<parent>` a transform reads.
 fn sql_edges(tables: &[TableSpec]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for child in tables {
-        let sql = child.transform_sql.to_ascii_lowercase();
+        let sql = SqlUse::of([child.transform_sql.as_str()]);
         for parent in tables {
-            let needle = format!("rejected.{}", parent.name.as_str().to_ascii_lowercase());
-            let used = sql.match_indices(&needle).any(|(at, _)| {
-                let next = sql[at + needle.len()..].chars().next();
-                !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-            });
+            let used = sql.reads_table("rejected", parent.name.as_str());
             if used && parent.name != child.name {
                 out.push((parent.name.to_string(), child.name.to_string()));
             }

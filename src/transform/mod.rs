@@ -13,10 +13,12 @@ mod keymap;
 mod session;
 mod split;
 mod udf;
+mod usage;
 
 pub(crate) use keymap::{AMBIGUOUS, MATCHED, ORPHAN};
 pub use session::{KeymapSummary, TransformSession};
 pub use split::{split_rejected, Rejections};
+pub use usage::SqlUse;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {

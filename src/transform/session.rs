@@ -15,6 +15,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::keymap::keymap_sql;
 use super::udf::{IsJson, JsonBuildObject, JsonOrRaw};
+use super::usage::SqlUse;
 use super::TransformError;
 use crate::config::{Keymap, TableSpec};
 
@@ -49,6 +50,8 @@ impl KeymapSummary {
 /// One DataFusion context for the whole run.
 pub struct TransformSession {
     ctx: SessionContext,
+    /// What the run's queries read; `None`: keep everything.
+    used: Option<SqlUse>,
 }
 
 impl TransformSession {
@@ -76,7 +79,24 @@ impl TransformSession {
         ctx.register_udf(JsonOrRaw::udf());
         ctx.register_udf(IsJson::udf());
         ctx.register_udf(JsonBuildObject::udf());
-        Ok(TransformSession { ctx })
+        Ok(TransformSession { ctx, used: None })
+    }
+
+    /// Keeps, of the keymaps and rejected keys, only what `used` (every
+    /// query the run will send: transforms and page checks) can read.
+    pub fn keeping_only(self, used: SqlUse) -> Self {
+        TransformSession {
+            used: Some(used),
+            ..self
+        }
+    }
+
+    /// Whether a query of the run reads `rejected.<table>`: if none does,
+    /// the table's rejected keys need not be collected for it.
+    pub fn keeps_rejected(&self, table: &str) -> bool {
+        self.used
+            .as_ref()
+            .is_none_or(|u| u.reads_table("rejected", table))
     }
 
     /// Registers both key sets of `km` and builds `keymap.<name>` from them.
@@ -109,9 +129,11 @@ impl TransformSession {
                 .map_err(|e| err(e.to_string()))?;
         }
         let summary = summarize(&km.name.to_string(), source_rows, target_rows, &batches);
+        let batches = self.read_columns_only(batches).map_err(&err)?;
         tracing::debug!(
             keymap = %km.name,
             rows = rows(&batches),
+            columns = batches.first().map_or(0, RecordBatch::num_columns),
             bytes = batches.iter().map(RecordBatch::get_array_memory_size).sum::<usize>(),
             "keymap built"
         );
@@ -120,9 +142,38 @@ impl TransformSession {
         Ok(summary)
     }
 
-    /// Makes `rejected.<table>` hold `keys` (a single `key` BIGINT column).
+    /// Makes `rejected.<table>` hold `keys` (a single `key` BIGINT column),
+    /// or nothing if no query reads it.
     pub fn set_rejected(&self, table: &str, keys: &[i64]) -> Result<(), TransformError> {
+        let keys = if self.keeps_rejected(table) {
+            keys
+        } else {
+            &[]
+        };
         self.set_keys("rejected", table, keys)
+    }
+
+    /// A keymap's columns that a query of the run reads: `source_id` and
+    /// `target_id` always, the others (status, the key that matched, the
+    /// natural keys) only where some query names them.
+    fn read_columns_only(&self, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>, String> {
+        let Some(used) = &self.used else {
+            return Ok(batches);
+        };
+        batches
+            .into_iter()
+            .map(|b| {
+                let keep: Vec<usize> = b
+                    .schema()
+                    .fields()
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, f)| *i < 2 || used.reads_column(f.name()))
+                    .map(|(i, _)| i)
+                    .collect();
+                b.project(&keep).map_err(|e| e.to_string())
+            })
+            .collect()
     }
 
     /// Makes `quarantined.<table>` hold `keys`, for the child tables' checks.
@@ -303,7 +354,87 @@ fn summarize(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::StringViewArray;
+    use crate::config::Ident;
+    use datafusion::arrow::array::{StringArray, StringViewArray};
+
+    fn key_set(ids: &[i64], emails: &[&str], mako: &[&str]) -> Vec<RecordBatch> {
+        let batch = RecordBatch::try_from_iter(vec![
+            ("id", Arc::new(Int64Array::from(ids.to_vec())) as _),
+            ("mako_id", Arc::new(StringArray::from(mako.to_vec())) as _),
+            ("email", Arc::new(StringArray::from(emails.to_vec())) as _),
+        ])
+        .expect("key set");
+        vec![batch]
+    }
+
+    fn columns(batches: &[RecordBatch]) -> Vec<String> {
+        batches[0]
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_run_keeps_only_what_its_queries_read() {
+        let used = SqlUse::of([
+            "SELECT k.target_id FROM source.t LEFT JOIN keymap.employee k ON k.email = lower(t.actor)",
+        ]);
+        let session = TransformSession::new().expect("session").keeping_only(used);
+        let km = Keymap {
+            name: Ident::parse("employee").expect("name"),
+            source_query: String::new(),
+            target_query: String::new(),
+            keys: vec![
+                Ident::parse("mako_id").expect("key"),
+                Ident::parse("email").expect("key"),
+            ],
+            origin: "p.toml:1".into(),
+        };
+        let summary = session
+            .add_keymap(
+                &km,
+                key_set(&[1, 2], &["a@x", "b@x"], &["M1", "M9"]),
+                key_set(&[10, 20], &["a@x", "b@x"], &["M1", "M2"]),
+            )
+            .await
+            .expect("keymap");
+        assert_eq!(
+            summary.matched_by.get("mako_id"),
+            Some(&1),
+            "summarized before trimming"
+        );
+        assert_eq!(summary.matched_by.get("email"), Some(&1));
+        let kept = session
+            .query("SELECT * FROM keymap.employee ORDER BY source_id")
+            .await
+            .expect("keymap");
+        assert_eq!(columns(&kept), ["source_id", "target_id", "email"]);
+
+        session
+            .set_rejected("pad_request", &[1, 2])
+            .expect("rejected");
+        let rejected = session
+            .query("SELECT key FROM rejected.pad_request")
+            .await
+            .expect("rejected");
+        assert_eq!(rows(&rejected), 0, "no query reads rejected.pad_request");
+        assert!(!session.keeps_rejected("pad_request"));
+    }
+
+    #[tokio::test]
+    async fn without_a_usage_everything_is_kept() {
+        let session = TransformSession::new().expect("session");
+        session
+            .set_rejected("pad_request", &[1, 2])
+            .expect("rejected");
+        let rejected = session
+            .query("SELECT key FROM rejected.pad_request")
+            .await
+            .expect("rejected");
+        assert_eq!(rows(&rejected), 2);
+    }
 
     #[test]
     fn a_summary_reads_status_of_any_string_type() {
