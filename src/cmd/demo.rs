@@ -10,6 +10,7 @@ use crate::config::{load_pipeline, DatabaseUrl, Ident, Pipeline};
 use crate::error::Error;
 use crate::flow::{run_flow, Options};
 use crate::target::{connect, query_error, Mode};
+use tokio_postgres::Client;
 
 /// `padetl demo`: seed, then run the pipeline.
 pub(crate) async fn demo(args: &DemoArgs, ctx: &Context) -> Result<u8, Error> {
@@ -149,6 +150,24 @@ async fn seed(url: &DatabaseUrl, scripts: &[&str], call: &str, n: i32) -> Result
 
 /// Drops `url`'s database if the demo made it, then creates it afresh.
 pub(crate) async fn recreate_database(url: &DatabaseUrl) -> Result<(), Error> {
+    let (admin, name) = drop_database(url).await?;
+    // Two statements: CREATE DATABASE cannot share a simple-query batch.
+    let create = format!("CREATE DATABASE {}", name.quoted());
+    admin
+        .batch_execute(create.as_str())
+        .await
+        .map_err(|e| query_error(url, "creating the demo database", &e))?;
+    let mark = format!("COMMENT ON DATABASE {} IS '{DEMO_MARK}'", name.quoted());
+    admin
+        .batch_execute(mark.as_str())
+        .await
+        .map_err(|e| query_error(url, "marking the demo database", &e))?;
+    Ok(())
+}
+
+/// Drops `url`'s database if the demo made it; refuses one it did not make.
+/// Returns the server's `postgres` database connection and the name.
+pub(crate) async fn drop_database(url: &DatabaseUrl) -> Result<(Client, Ident), Error> {
     let name = Ident::parse(&url.database)
         .map_err(|e| Error::Usage(format!("demo database name: {e}")))?;
     let admin_url = url.with_database("postgres").map_err(Error::Usage)?;
@@ -174,16 +193,5 @@ pub(crate) async fn recreate_database(url: &DatabaseUrl) -> Result<(), Error> {
             .await
             .map_err(|e| query_error(url, "dropping the old demo database", &e))?;
     }
-    // Two statements: CREATE DATABASE cannot share a simple-query batch.
-    let create = format!("CREATE DATABASE {}", name.quoted());
-    admin
-        .batch_execute(create.as_str())
-        .await
-        .map_err(|e| query_error(url, "creating the demo database", &e))?;
-    let mark = format!("COMMENT ON DATABASE {} IS '{DEMO_MARK}'", name.quoted());
-    admin
-        .batch_execute(mark.as_str())
-        .await
-        .map_err(|e| query_error(url, "marking the demo database", &e))?;
-    Ok(())
+    Ok((admin, name))
 }

@@ -15,7 +15,8 @@ use std::process::Command as Process;
 use std::time::Instant;
 
 use super::demo::{
-    create_legacy_tables, missing_pipeline_hint, recreate_database, seed_source, seed_target,
+    create_legacy_tables, drop_database, missing_pipeline_hint, recreate_database, seed_source,
+    seed_target,
 };
 use super::Context;
 use crate::cli::BenchArgs;
@@ -24,7 +25,7 @@ use crate::error::Error;
 use crate::report::progress::Progress;
 use crate::target::{connect, query_error};
 
-use self::incremental::incremental;
+use self::incremental::{incremental, INCREMENTAL_ROWS};
 use self::render::{label, render_markdown};
 use self::tools::{copy_pipe, dump_restore, measure, pgloader, timed};
 
@@ -174,6 +175,9 @@ async fn bench_scale(
         source_mb,
         copy_pipe(dbs),
     ));
+    // Each tool's copy is only measured: at 10M the five databases and a
+    // check's sort spill did not fit in 70 GB.
+    drop_database(&dbs.pipe).await?;
 
     progress.note("pg_dump | pg_restore");
     recreate_database(&dbs.restore).await?;
@@ -186,6 +190,7 @@ async fn bench_scale(
         source_mb,
         dump_restore(dbs, pipeline.readers),
     ));
+    drop_database(&dbs.restore).await?;
 
     measurements.extend(pgloader(dbs, n, rows, source_mb, progress).await?);
 
@@ -222,7 +227,13 @@ async fn bench_scale(
         source_mb,
         timed(cmd),
     ));
-    measurements.extend(incremental(pipeline, dbs, out, &exe, rows, source_mb, progress).await?);
+    // A failure here (a full disk, say) keeps the rows measured so far.
+    match incremental(pipeline, dbs, out, &exe, rows, source_mb, progress).await {
+        Ok(rows) => measurements.extend(rows),
+        Err(e) => measurements.extend(
+            INCREMENTAL_ROWS.map(|tool| measure(tool, rows, source_mb, Err(e.to_string()))),
+        ),
+    }
     let pipe = measurements[0].rows_per_second;
     let restore = measurements[1].rows_per_second;
     for m in &mut measurements {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command as Process, Stdio};
 use std::time::Instant;
 
-use super::super::demo::recreate_database;
+use super::super::demo::{drop_database, recreate_database};
 use super::render::label;
 use super::{source_size, Databases, Measurement, TABLES};
 use crate::error::Error;
@@ -107,6 +107,7 @@ pub(super) async fn pgloader(
         out_rows.push(m);
         drop(private);
     }
+    drop_database(&dbs.pgloader).await?;
     Ok(out_rows)
 }
 
