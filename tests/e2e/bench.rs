@@ -10,7 +10,7 @@ use crate::util::{count, padetl, unique_name, TestDbs};
 fn bench_measures_every_tool_and_writes_its_results() {
     let prefix = unique_name("bench");
     let _dbs = TestDbs {
-        names: ["source", "pipe", "pgloader", "target"]
+        names: ["source", "pipe", "restore", "pgloader", "target"]
             .iter()
             .map(|d| format!("{prefix}_{d}"))
             .collect(),
