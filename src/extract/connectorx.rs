@@ -37,7 +37,7 @@ use postgres_openssl::MakeTlsConnector;
 use r2d2_postgres::PostgresConnectionManager;
 use scheduled_thread_pool::ScheduledThreadPool;
 
-use crate::config::{DatabaseUrl, DbKind};
+use crate::config::{quote, DatabaseUrl, DbKind};
 use crate::pg::Connector;
 
 use super::{Dialect, ExtractError};
@@ -334,12 +334,9 @@ impl Columns {
             .names
             .iter()
             .zip(&self.types)
-            .map(|(name, t)| {
-                let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-                match t {
-                    PostgresTypeSystem::Range(_) => format!("{quoted}::text"),
-                    _ => quoted,
-                }
+            .map(|(name, t)| match t {
+                PostgresTypeSystem::Range(_) => format!("{}::text", quote(name)),
+                _ => quote(name),
             })
             .collect();
         format!("SELECT {} FROM ({sql}) AS _cx_sub", columns.join(", "))

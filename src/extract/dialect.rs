@@ -142,14 +142,14 @@ impl Dialect {
 
     /// True where decimal column `c` holds what connectorx would round.
     fn unreadable_numeric(self, c: &str) -> String {
+        let digits = self.numeric_integer_digits();
         match self {
             Dialect::Postgres => format!(
-                "({c} <> round({c}, {CX_NUMERIC_SCALE}) OR abs({c}) >= 1e{} OR {c} = 'NaN')",
-                38 - CX_NUMERIC_SCALE
+                "({c} <> round({c}, {CX_NUMERIC_SCALE}) OR abs({c}) >= 1e{digits} OR {c} = 'NaN')"
             ),
-            Dialect::Oracle => format!(
-                "({c} <> ROUND({c}, {CX_NUMERIC_SCALE}) OR ABS({c}) >= 1e{ORACLE_INTEGER_DIGITS})"
-            ),
+            Dialect::Oracle => {
+                format!("({c} <> ROUND({c}, {CX_NUMERIC_SCALE}) OR ABS({c}) >= 1e{digits})")
+            }
         }
     }
 
