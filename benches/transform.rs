@@ -1,7 +1,8 @@
 //! Re-keying and checks in DataFusion, without databases: the shared
 //! pipeline's `pad_request` transform over one page of 50,000 legacy rows
 //! (two keymap joins of 50,000 employees and 40,000 securities), and the page
-//! checks of a pipeline with a check of every page kind.
+//! checks of a pipeline with a check of every page kind; and building a
+//! keymap of 500,000 employees a side.
 //!
 //!     cargo bench --bench transform
 
@@ -146,7 +147,8 @@ fn bench(c: &mut Criterion) {
                 securities(700_000, SECURITIES),
             ),
         };
-        rt.block_on(session.add_keymap(km, vec![source], vec![target]))
+        session
+            .add_keymap(km, vec![source], vec![target])
             .expect("keymap");
     }
     for t in &pipeline.tables {
@@ -220,5 +222,31 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// Building the employee keymap at the bench's 10M scale: 500,000
+/// employees on each side, 3% of the source's gone from the target.
+fn keymap_build(c: &mut Criterion) {
+    let pipeline = load_pipeline(std::path::Path::new("pipelines/dev.toml"), None)
+        .expect("run from the repository root: pipelines/dev.toml");
+    let km = pipeline
+        .keymaps
+        .iter()
+        .find(|k| k.name.as_str() == "employee")
+        .expect("employee keymap");
+    let n = 500_000;
+    let (source, target) = (employees(1_000, n * 97 / 100), employees(900_000, n));
+    let mut group = c.benchmark_group("keymap");
+    group.throughput(Throughput::Elements(n as u64));
+    group.sample_size(10);
+    group.bench_function("build employee, 500k a side", |b| {
+        b.iter(|| {
+            TransformSession::new()
+                .expect("session")
+                .add_keymap(km, vec![source.clone()], vec![target.clone()])
+                .expect("keymap")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, keymap_build);
 criterion_main!(benches);

@@ -134,7 +134,7 @@ async fn in_transaction(
                 .map_err(|e| Error::Internal(format!("extract task: {e}")))??
         };
         let tgt = target_keys(tx, &pipeline.target.url, km).await?;
-        keymaps.push(transform.add_keymap(km, src, tgt).await?);
+        keymaps.push(transform.add_keymap(km, src, tgt)?);
     }
     let shared = SharedTarget::read(tx, pipeline).await?;
     let mut tables = Vec::new();

@@ -13,20 +13,13 @@ use datafusion::catalog::MemorySchemaProvider;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use super::keymap::keymap_sql;
+use super::keymap;
 use super::udf::{IsJson, JsonBuildObject, JsonOrRaw};
 use super::usage::SqlUse;
 use super::TransformError;
 use crate::config::{Keymap, TableSpec};
 
-const SCHEMAS: [&str; 6] = [
-    "source",
-    "keymap",
-    "keyref",
-    "rejected",
-    "output",
-    "quarantined",
-];
+const SCHEMAS: [&str; 5] = ["source", "keymap", "rejected", "output", "quarantined"];
 
 /// Counts of one keymap, for the report.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -99,8 +92,8 @@ impl TransformSession {
             .is_none_or(|u| u.reads_table("rejected", table))
     }
 
-    /// Registers both key sets of `km` and builds `keymap.<name>` from them.
-    pub async fn add_keymap(
+    /// Builds `keymap.<name>` from both key sets of `km` and registers it.
+    pub fn add_keymap(
         &self,
         km: &Keymap,
         source_keys: Vec<RecordBatch>,
@@ -110,24 +103,16 @@ impl TransformSession {
             keymap: km.name.to_string(),
             message,
         };
-        let src = format!("keyref.{}_source", km.name);
-        let tgt = format!("keyref.{}_target", km.name);
         let source_rows = rows(&source_keys);
         let target_rows = rows(&target_keys);
-        self.register(&src, source_keys).map_err(&err)?;
-        self.register(&tgt, target_keys).map_err(&err)?;
-        let batches = self.query(&keymap_sql(km, &src, &tgt)).await.map_err(|e| {
+        let batches = keymap::build(km, &source_keys, &target_keys).map_err(|e| {
             err(format!(
                 "{e} (does each key query return `id` and every key column?)"
             ))
         })?;
-        // The key sets are only the keymap's inputs: at the size of a real
-        // reference table they are tens of megabytes, held for nothing.
-        for name in [&src, &tgt] {
-            self.ctx
-                .deregister_table(name.as_str())
-                .map_err(|e| err(e.to_string()))?;
-        }
+        // The target's key set is only the keymap's input: at the size of a
+        // real reference table it is tens of megabytes, held for nothing.
+        drop((source_keys, target_keys));
         let summary = summarize(&km.name.to_string(), source_rows, target_rows, &batches);
         let batches = self.read_columns_only(batches).map_err(&err)?;
         tracing::debug!(
@@ -396,7 +381,6 @@ mod tests {
                 key_set(&[1, 2], &["a@x", "b@x"], &["M1", "M9"]),
                 key_set(&[10, 20], &["a@x", "b@x"], &["M1", "M2"]),
             )
-            .await
             .expect("keymap");
         assert_eq!(
             summary.matched_by.get("mako_id"),
