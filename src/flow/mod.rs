@@ -148,8 +148,9 @@ async fn in_transaction(
             continue;
         }
         let read = marks.decide(pipeline, spec, mode);
+        let for_children = transform.keeps_rejected(spec.name.as_str());
         let mut held = match &read {
-            Read::Since { .. } => marks.held_earlier(tx, pipeline, spec).await?,
+            Read::Since { .. } => marks.held_earlier(tx, pipeline, spec, for_children).await?,
             Read::Full { .. } => vec![],
         };
         // Held rows read again are rejected again or loaded now; held rows
@@ -158,7 +159,12 @@ async fn in_transaction(
             true => std::mem::take(&mut held),
             false => vec![],
         };
-        let not_retried = carried.len();
+        // Without children reading them, held keys past the limit were not counted.
+        let not_retried = match (carried.len(), for_children) {
+            (0, _) => Some(0),
+            (n, true) => Some(n),
+            (_, false) => None,
+        };
         // Only a run advances a mark.
         let next_mark = match (mode.writes(), marks::by_table_key(spec)) {
             (true, false) => Marks::next_mark(&source, spec).await?,
@@ -269,7 +275,7 @@ fn describe_read(
     spec: &TableSpec,
     read: &Read,
     retried: usize,
-    not_retried: usize,
+    not_retried: Option<usize>,
 ) -> Option<String> {
     let inc = spec.incremental.as_ref()?;
     let since = match (read, inc) {
@@ -282,10 +288,14 @@ fn describe_read(
         ),
     };
     Some(match (retried, not_retried) {
-        (0, 0) => since,
-        (n, 0) => format!("{since}, and {n} rows held back earlier, read again"),
-        (_, n) => format!(
+        (0, Some(0)) => since,
+        (n, Some(0)) => format!("{since}, and {n} rows held back earlier, read again"),
+        (_, Some(n)) => format!(
             "{since}; {n} rows held back earlier are not read again (more than {}): `--full` retries them",
+            marks::MAX_HELD
+        ),
+        (_, None) => format!(
+            "{since}; more than {} rows held back earlier are not read again: `--full` retries them",
             marks::MAX_HELD
         ),
     })
