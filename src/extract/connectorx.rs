@@ -394,7 +394,13 @@ fn read(
         }
         writer.finalize()?;
     }
-    Ok(destination.arrow()?)
+    // No rows still say their columns: one empty batch, not none.
+    let empty = destination.empty_batch();
+    let batches = destination.arrow()?;
+    Ok(match batches.is_empty() {
+        true => vec![empty],
+        false => batches,
+    })
 }
 
 /// Why a query failed, as the server said it when it did.

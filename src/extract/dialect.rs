@@ -233,12 +233,19 @@ impl Dialect {
         }
     }
 
-    /// The first row of `base`: its columns' types, without reading the table.
-    pub fn first_row_sql(self, base: &str) -> String {
+    /// `base`'s columns and their types, reading no row where the reader can
+    /// say them without one (Postgres). A row would be no cheaper: behind an
+    /// incremental filter the first row that passes can be the table's last
+    /// (a 10M-row table scanned 5 s for it).
+    pub fn columns_sql(self, base: &str) -> String {
+        let rows = match self {
+            Dialect::Postgres => 0,
+            Dialect::Oracle => 1,
+        };
         format!(
             "SELECT * FROM {} {}",
             self.from(base, "padetl_probe"),
-            self.limit(1)
+            self.limit(rows)
         )
     }
 
@@ -345,13 +352,13 @@ mod tests {
     }
 
     #[test]
-    fn the_first_row_probe_reads_one_row() {
+    fn the_column_probe_reads_no_row_where_it_can() {
         assert_eq!(
-            PG.first_row_sql("q"),
-            "SELECT * FROM (q) AS padetl_probe LIMIT 1"
+            PG.columns_sql("q"),
+            "SELECT * FROM (q) AS padetl_probe LIMIT 0"
         );
         assert_eq!(
-            ORA.first_row_sql("q"),
+            ORA.columns_sql("q"),
             "SELECT * FROM (q) padetl_probe FETCH FIRST 1 ROWS ONLY"
         );
     }

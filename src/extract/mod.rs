@@ -170,7 +170,7 @@ pub fn count_rows(reader: &CxReader, spec: &TableSpec) -> Result<SourceCount, Ex
 /// than it keeps, or NaN would be rounded or lost before padetl sees it, so
 /// [`count_rows`] looks for one and stops the run by column and key.
 fn numeric_columns(reader: &CxReader, spec: &TableSpec) -> Result<Vec<String>, ExtractError> {
-    let probe = reader.dialect().first_row_sql(&spec.source_query);
+    let probe = reader.dialect().columns_sql(&spec.source_query);
     let batches = reader.query(&probe, &spec.source_label, &spec.origin)?;
     let Some(schema) = batches.first().map(|b| b.schema()) else {
         return Ok(vec![]);
