@@ -82,25 +82,61 @@ impl Sharing {
 /// Staged rows whose target row differs and changed in the target since
 /// padetl wrote it: `(key, staged row, target row, how many in all)`, the
 /// first `$1`.
+///
+/// `by_key`: the stage is small against the table (an incremental run), so
+/// each staged row's target row is looked up by key. Joined, the planner
+/// walks the table's whole primary key to serve `ORDER BY … LIMIT`,
+/// filtering every row by `changed`: 13 s for 303k staged rows against a
+/// 30M-row table, 0.8 s looked up one by one.
 pub fn target_changes_sql(
     stage_sql: &str,
     table: &crate::config::QualifiedName,
     key: &str,
     differs: &str,
     changed: &str,
+    by_key: bool,
 ) -> String {
     let k = crate::config::quote(key);
+    let (target, also) = match by_key {
+        true => (
+            format!(
+                "CROSS JOIN LATERAL (SELECT * FROM {} t WHERE t.{k} = s.{k} AND {changed} OFFSET 0) t",
+                table.quoted()
+            ),
+            String::new(),
+        ),
+        false => (
+            format!("JOIN {} t ON t.{k} = s.{k}", table.quoted()),
+            format!(" AND {changed}"),
+        ),
+    };
     format!(
         "SELECT s.{k}::bigint, to_jsonb(s)::text, to_jsonb(t)::text, count(*) OVER () \
-         FROM {stage_sql} s JOIN {} t ON t.{k} = s.{k} WHERE {differs} AND {changed} \
-         ORDER BY s.{k} LIMIT $1",
-        table.quoted()
+         FROM {stage_sql} s {target} WHERE {differs}{also} \
+         ORDER BY s.{k} LIMIT $1"
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_small_stage_looks_target_rows_up_by_key() {
+        let table = crate::config::QualifiedName::parse("padealing.pad_request").expect("name");
+        let by_key = target_changes_sql("st", &table, "id", "D", "C", true);
+        assert_eq!(
+            by_key,
+            "SELECT s.\"id\"::bigint, to_jsonb(s)::text, to_jsonb(t)::text, count(*) OVER () \
+             FROM st s CROSS JOIN LATERAL (SELECT * FROM \"padealing\".\"pad_request\" t \
+             WHERE t.\"id\" = s.\"id\" AND C OFFSET 0) t WHERE D ORDER BY s.\"id\" LIMIT $1"
+        );
+        let joined = target_changes_sql("st", &table, "id", "D", "C", false);
+        assert!(
+            joined.contains("FROM st s JOIN \"padealing\".\"pad_request\" t ON t.\"id\" = s.\"id\" WHERE D AND C ORDER BY"),
+            "{joined}"
+        );
+    }
 
     fn sharing(provenance: Option<Provenance>, on_change: TargetChange) -> Sharing {
         Sharing {

@@ -76,12 +76,15 @@ impl TableLoad<'_> {
             return Ok(UniqueFound::default());
         }
         let differs = stage_row_differs(&self.key, &columns);
+        let by_key = self.few_staged().await?;
+        tracing::debug!(table = %self.table, by_key, "looking for rows changed in the target");
         let sql = target_changes_sql(
             &stage_table(&self.stage),
             &self.table,
             &self.key,
             &differs,
             &changed,
+            by_key,
         );
         let limit = sample.max(1) as i64;
         let rows = self.tx.query(sql.as_str(), &[&limit]).await.map_err(|e| {
@@ -110,6 +113,19 @@ impl TableLoad<'_> {
         found.keys = rows.iter().map(|r| r.get(0)).collect();
         found.total = total.max(0) as u64;
         Ok(found)
+    }
+
+    /// Whether the staged rows are at most a tenth of the table's rows as
+    /// the planner last counted them (none counted: no).
+    async fn few_staged(&self) -> Result<bool, LoadError> {
+        let sql = "SELECT coalesce(max(c.reltuples), -1)::float8 FROM pg_class c WHERE c.oid = to_regclass($1)";
+        let estimate: f64 = self
+            .tx
+            .query_one(sql, &[&self.table.quoted()])
+            .await
+            .map_err(|e| LoadError::db(&self.table, "reading the table's row estimate", &e))?
+            .get(0);
+        Ok(estimate > 0.0 && (self.staged as f64) * 10.0 <= estimate)
     }
 
     /// Compares the staged rows with the table (after [`end_copy`](Self::end_copy)).
