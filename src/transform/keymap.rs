@@ -193,12 +193,13 @@ fn whole(batches: &[RecordBatch], name: &str, to: &DataType) -> Result<ArrayRef,
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::config::Ident;
     use datafusion::arrow::array::StringArray;
 
-    fn employee() -> Keymap {
+    /// The shared pipeline's employee keymap: by mako_id, else e-mail.
+    pub(in crate::transform) fn employee() -> Keymap {
         Keymap {
             name: Ident::parse("employee").expect("name"),
             source_query: String::new(),
@@ -211,7 +212,12 @@ mod tests {
         }
     }
 
-    fn keys(ids: &[i64], mako: &[Option<&str>], email: &[Option<&str>]) -> RecordBatch {
+    /// A key set of that keymap, as the key queries return it.
+    pub(in crate::transform) fn keys(
+        ids: &[i64],
+        mako: &[Option<&str>],
+        email: &[Option<&str>],
+    ) -> RecordBatch {
         RecordBatch::try_from_iter(vec![
             ("id", Arc::new(Int64Array::from(ids.to_vec())) as _),
             ("mako_id", Arc::new(StringArray::from(mako.to_vec())) as _),

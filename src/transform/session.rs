@@ -336,19 +336,9 @@ fn summarize(
 
 #[cfg(test)]
 mod tests {
+    use super::super::keymap::tests::{employee, keys};
     use super::*;
-    use crate::config::Ident;
-    use datafusion::arrow::array::{StringArray, StringViewArray};
-
-    fn key_set(ids: &[i64], emails: &[&str], mako: &[&str]) -> Vec<RecordBatch> {
-        let batch = RecordBatch::try_from_iter(vec![
-            ("id", Arc::new(Int64Array::from(ids.to_vec())) as _),
-            ("mako_id", Arc::new(StringArray::from(mako.to_vec())) as _),
-            ("email", Arc::new(StringArray::from(emails.to_vec())) as _),
-        ])
-        .expect("key set");
-        vec![batch]
-    }
+    use datafusion::arrow::array::StringViewArray;
 
     fn columns(batches: &[RecordBatch]) -> Vec<String> {
         batches[0]
@@ -365,21 +355,19 @@ mod tests {
             "SELECT k.target_id FROM source.t LEFT JOIN keymap.employee k ON k.email = lower(t.actor)",
         ]);
         let session = TransformSession::new().expect("session").keeping_only(used);
-        let km = Keymap {
-            name: Ident::parse("employee").expect("name"),
-            source_query: String::new(),
-            target_query: String::new(),
-            keys: vec![
-                Ident::parse("mako_id").expect("key"),
-                Ident::parse("email").expect("key"),
-            ],
-            origin: "p.toml:1".into(),
-        };
         let summary = session
             .add_keymap(
-                &km,
-                key_set(&[1, 2], &["a@x", "b@x"], &["M1", "M9"]),
-                key_set(&[10, 20], &["a@x", "b@x"], &["M1", "M2"]),
+                &employee(),
+                vec![keys(
+                    &[1, 2],
+                    &[Some("M1"), Some("M9")],
+                    &[Some("a@x"), Some("b@x")],
+                )],
+                vec![keys(
+                    &[10, 20],
+                    &[Some("M1"), Some("M2")],
+                    &[Some("a@x"), Some("b@x")],
+                )],
             )
             .expect("keymap");
         assert_eq!(

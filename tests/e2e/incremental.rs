@@ -50,18 +50,27 @@ fn mark(tgt: &str, name: &str) -> String {
         .get(0)
 }
 
-#[test]
-fn an_incremental_run_reads_only_what_changed_and_a_failed_run_keeps_the_marks() {
-    let dbs = TestDbs::reserve("incr", 2);
+/// The demo's 300 requests in fresh databases named after `tag`, each
+/// request changed in the source at its own hour (`updated_at`; the last at
+/// 2026-01-13 12:00).
+fn demo_changed_hourly(tag: &str) -> TestDbs {
+    let dbs = TestDbs::reserve(tag, 2);
     let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
     json_of(padetl(src, tgt).args(["demo", "--rows", "300", "--json", "--quiet"]));
+    client(src)
+        .batch_execute(
+            "ALTER TABLE pa_dealing.pad_request ADD COLUMN updated_at timestamp; \
+             UPDATE pa_dealing.pad_request SET updated_at = TIMESTAMP '2026-01-01' + id * INTERVAL '1 hour'",
+        )
+        .unwrap();
+    dbs
+}
+
+#[test]
+fn an_incremental_run_reads_only_what_changed_and_a_failed_run_keeps_the_marks() {
+    let dbs = demo_changed_hourly("incr");
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
     let mut s = client(src);
-    // Each request changed at its own hour; the last at 2026-01-13 12:00.
-    s.batch_execute(
-        "ALTER TABLE pa_dealing.pad_request ADD COLUMN updated_at timestamp; \
-         UPDATE pa_dealing.pad_request SET updated_at = TIMESTAMP '2026-01-01' + id * INTERVAL '1 hour'",
-    )
-    .unwrap();
     let ws = workspace("");
     let run = |extra: &[&str]| {
         let mut args = vec!["run", "--json", "--quiet"];
@@ -246,15 +255,8 @@ fn a_changed_transform_reads_the_table_in_full_and_says_so() {
 /// and refused, and nothing is written.
 #[test]
 fn an_incremental_run_still_finds_a_row_edited_in_the_target() {
-    let dbs = TestDbs::reserve("incr_edit", 2);
+    let dbs = demo_changed_hourly("incr_edit");
     let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
-    json_of(padetl(src, tgt).args(["demo", "--rows", "300", "--json", "--quiet"]));
-    client(src)
-        .batch_execute(
-            "ALTER TABLE pa_dealing.pad_request ADD COLUMN updated_at timestamp; \
-             UPDATE pa_dealing.pad_request SET updated_at = TIMESTAMP '2026-01-01' + id * INTERVAL '1 hour'",
-        )
-        .unwrap();
     let ws = workspace("");
     let p = ws.pipeline_arg();
     json_of(padetl(src, tgt).args(["run", &p, "--json", "--quiet"]));
