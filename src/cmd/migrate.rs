@@ -4,6 +4,7 @@ use super::{confirm, load, Context};
 use crate::cli::MigrateArgs;
 use crate::error::Error;
 use crate::flow::{migrations, reconcile, Options};
+use crate::schema::RowCounts;
 use crate::target::{require_privileges, Mode, Need, TargetSession};
 
 pub(crate) async fn migrate(args: &MigrateArgs, ctx: &Context) -> Result<u8, Error> {
@@ -21,6 +22,7 @@ pub(crate) async fn migrate(args: &MigrateArgs, ctx: &Context) -> Result<u8, Err
         &pipeline,
         &migrations,
         options,
+        RowCounts::Every,
         &ctx.progress,
     )
     .await?;

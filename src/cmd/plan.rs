@@ -10,7 +10,8 @@ use crate::config::Pipeline;
 use crate::error::Error;
 use crate::flow::migrations;
 use crate::schema::{
-    join_versions as join, prepare, NotApplied, ReferenceGuard, SchemaPlan, Step, TableState,
+    join_versions as join, prepare, NotApplied, ReferenceGuard, RowCounts, SchemaPlan, Step,
+    TableState,
 };
 use crate::target::{require_privileges, Need, TargetSession};
 
@@ -59,7 +60,15 @@ async fn plan_target(pipeline: &Pipeline, allow_destructive: bool) -> Result<Pla
     let reference = pipeline.target.reference_schema.as_str();
     let guard = ReferenceGuard::capture(tx, reference).await?;
     let app_schema = pipeline.target.app_schema.as_str();
-    let prepared = prepare(tx, app_schema, &migrations, &guard, allow_destructive).await;
+    let prepared = prepare(
+        tx,
+        app_schema,
+        &migrations,
+        &guard,
+        allow_destructive,
+        RowCounts::Every,
+    )
+    .await;
     session.end().await?;
     Ok(PlanReport {
         target: pipeline.target.url.to_string(),

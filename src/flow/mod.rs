@@ -21,7 +21,7 @@ use crate::report::progress::Progress;
 use crate::report::{RunReport, TableReport};
 use crate::schema::{
     apply_plan, foreign_keys, load_migrations, prepare, reference_fingerprint, ForeignKey,
-    Migration, ReferenceGuard, SchemaPlan,
+    Migration, ReferenceGuard, RowCounts, SchemaPlan,
 };
 use crate::target::{connect, privileges_of, query_error, DbError, Mode, Need, TargetSession};
 use crate::transform::{SqlUse, TransformSession};
@@ -109,7 +109,12 @@ async fn in_transaction(
     let migrations = migrations(pipeline)?;
     let session = TargetSession::begin(pipeline, mode, progress).await?;
     let tx = session.client();
-    let (guard, schema) = reconcile(tx, pipeline, &migrations, options, progress).await?;
+    // A run's report can do without the rows of tables it finds as they should be.
+    let counts = match mode {
+        Mode::Run => RowCounts::WhenChanging,
+        Mode::Check | Mode::Verify => RowCounts::Every,
+    };
+    let (guard, schema) = reconcile(tx, pipeline, &migrations, options, counts, progress).await?;
 
     let source = CxReader::new(pipeline.source.url.clone(), "source")?;
     let fks = foreign_keys(tx, pipeline.target.app_schema.as_str()).await?;
@@ -423,6 +428,7 @@ pub async fn reconcile(
     pipeline: &Pipeline,
     migrations: &[Migration],
     options: Options,
+    counts: RowCounts,
     progress: &Progress,
 ) -> Result<(ReferenceGuard, SchemaPlan), Error> {
     let guard = ReferenceGuard::capture(tx, pipeline.target.reference_schema.as_str()).await?;
@@ -432,6 +438,7 @@ pub async fn reconcile(
         migrations,
         &guard,
         options.allow_destructive,
+        counts,
     )
     .await?;
     if !prepared.plan.is_noop() {

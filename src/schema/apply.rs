@@ -10,7 +10,7 @@ use tokio_postgres::GenericClient;
 
 use super::catalog::create_schema_if_missing;
 use super::ddl::qualified;
-use super::desired::desired_shapes;
+use super::desired::{desired_shapes, VersionShapes};
 use super::guard::ReferenceGuard;
 use super::introspect::introspect;
 use super::migrations::Migration;
@@ -31,6 +31,18 @@ pub struct Prepared {
     rows_by_oid: BTreeMap<u32, (String, i64)>,
 }
 
+/// Which tables' rows [`prepare`] counts. A count reads the whole table,
+/// which an incremental run that changes a few rows cannot afford (30M
+/// audit rows at every run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowCounts {
+    /// Every table's, for a report that shows them (`plan`, `check`).
+    Every,
+    /// Only when the plan changes something or a table is not as it
+    /// should be: then every row must survive, and repairs depend on them.
+    WhenChanging,
+}
+
 /// Reads the target's app schema and computes the plan. Writes nothing that
 /// outlives the call: the desired shapes are built in a rolled-back savepoint.
 pub async fn prepare<C: GenericClient>(
@@ -39,36 +51,32 @@ pub async fn prepare<C: GenericClient>(
     migrations: &[Migration],
     guard: &ReferenceGuard,
     allow_destructive: bool,
+    counts: RowCounts,
 ) -> Result<Prepared, SchemaError> {
     let desired = desired_shapes(tx, migrations, guard).await?;
     let actual = introspect(tx, app_schema, &quote(app_schema)).await?;
     let history = read_history(tx, app_schema, &actual).await?;
-    let rows_by_oid = count_rows(tx, app_schema, &actual).await?;
-    let mut facts = Facts {
-        rows: rows_by_oid.values().cloned().collect(),
-        ..Facts::default()
-    };
-    for (table, column) in null_probes(&actual, &desired) {
-        let sql = format!(
-            "SELECT count(*) FROM {} WHERE {} IS NULL",
-            qualified(app_schema, &table),
-            quote(&column)
-        );
-        let nulls: i64 = tx
-            .query_one(sql.as_str(), &[])
-            .await
-            .map_err(|e| SchemaError::db(&format!("counting NULLs in {table}.{column}"), &e))?
-            .get(0);
-        facts.nulls.insert((table, column), nulls);
-    }
-    let input = PlanInput {
+    let no_facts = Facts::default();
+    let without_facts = PlanInput {
         app_schema,
         actual: &actual,
         desired: &desired,
         history: history.as_deref(),
         migrations,
-        facts: &facts,
+        facts: &no_facts,
         allow_destructive,
+    };
+    let rows_by_oid = match counts {
+        RowCounts::WhenChanging if plan_schema(&without_facts).uses_as_found() => BTreeMap::new(),
+        _ => count_rows(tx, app_schema, &actual).await?,
+    };
+    let facts = Facts {
+        rows: rows_by_oid.values().cloned().collect(),
+        nulls: count_nulls(tx, app_schema, &actual, &desired).await?,
+    };
+    let input = PlanInput {
+        facts: &facts,
+        ..without_facts
     };
     let mut plan = plan_schema(&input);
     if plan.needs_rehearsal() {
@@ -80,6 +88,30 @@ pub async fn prepare<C: GenericClient>(
         finish(&mut plan, &input, &rehearsal);
     }
     Ok(Prepared { plan, rows_by_oid })
+}
+
+/// NULLs in the columns the plan would make NOT NULL.
+async fn count_nulls<C: GenericClient>(
+    tx: &C,
+    app_schema: &str,
+    actual: &SchemaShape,
+    desired: &VersionShapes,
+) -> Result<BTreeMap<(String, String), i64>, SchemaError> {
+    let mut out = BTreeMap::new();
+    for (table, column) in null_probes(actual, desired) {
+        let sql = format!(
+            "SELECT count(*) FROM {} WHERE {} IS NULL",
+            qualified(app_schema, &table),
+            quote(&column)
+        );
+        let nulls: i64 = tx
+            .query_one(sql.as_str(), &[])
+            .await
+            .map_err(|e| SchemaError::db(&format!("counting NULLs in {table}.{column}"), &e))?
+            .get(0);
+        out.insert((table, column), nulls);
+    }
+    Ok(out)
 }
 
 async fn read_history<C: GenericClient>(
@@ -171,7 +203,15 @@ pub async fn apply_plan<C: GenericClient>(
         check_rows_kept(tx, prepared).await?;
     }
     guard.verify(tx, "reconciling the app schema").await?;
-    let after = prepare(tx, &plan.app_schema, migrations, guard, allow_destructive).await?;
+    let after = prepare(
+        tx,
+        &plan.app_schema,
+        migrations,
+        guard,
+        allow_destructive,
+        RowCounts::WhenChanging,
+    )
+    .await?;
     if plan.reaches_head() && !after.plan.is_noop() {
         return Err(SchemaError::Unrecognised {
             tables: after.plan.tables.iter().map(|t| t.table.clone()).collect(),

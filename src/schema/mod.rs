@@ -17,7 +17,7 @@ mod rehearse;
 mod shape;
 mod statements;
 
-pub use apply::{apply_plan, prepare, HISTORY_TABLE};
+pub use apply::{apply_plan, prepare, RowCounts, HISTORY_TABLE};
 
 /// Tables of the app schema named `padetl_*` are padetl's own (history,
 /// quarantine): never part of the app's schema, never reported as unmanaged.

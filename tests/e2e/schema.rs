@@ -10,7 +10,7 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 use crate::util::{
-    client, json_of, padetl, repo, row_counts, schema_fingerprint, seed_v1_rows, url_for,
+    client, count, json_of, padetl, repo, row_counts, schema_fingerprint, seed_v1_rows, url_for,
     v1_by_hand, TestDbs, Workspace,
 };
 
@@ -527,13 +527,42 @@ fn a_migration_that_loses_rows_is_refused_without_allow_destructive() {
     let ws = Workspace::new(&[V1, V2, V3], "");
     ws.add_migration("0004_tidy.sql", "DELETE FROM audit_log WHERE id % 2 = 0;\n");
     let before = schema_fingerprint(tgt, "padealing");
+    // A run counts rows only when its plan changes something: this one does.
+    for command in ["migrate", "run"] {
+        padetl(src, tgt)
+            .args([command, &ws.pipeline_arg(), "--quiet"])
+            .assert()
+            .code(2)
+            .stderr(
+                predicate::str::contains("would lose rows")
+                    .and(predicate::str::contains("audit_log went from")),
+            );
+        assert_eq!(schema_fingerprint(tgt, "padealing"), before, "{command}");
+    }
+}
+
+/// Counting a table reads all of it: a run that finds every table as it
+/// should be leaves the counts out of its report; `plan` still gives them.
+#[test]
+fn a_run_counts_rows_only_when_the_schema_changes() {
+    let dbs = TestDbs::reserve("s_counts", 2);
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
     padetl(src, tgt)
-        .args(["migrate", &ws.pipeline_arg(), "--quiet"])
+        .args(["demo", "--rows", "40", "--quiet"])
         .assert()
-        .code(2)
-        .stderr(
-            predicate::str::contains("would lose rows")
-                .and(predicate::str::contains("audit_log went from")),
-        );
-    assert_eq!(schema_fingerprint(tgt, "padealing"), before);
+        .success();
+    let report = run(&dbs, "pipelines/dev.toml");
+    assert_eq!(report["schema"]["action"], "use", "{report:#}");
+    let tables = report["schema"]["tables"].as_array().expect("tables");
+    assert_eq!(tables.len(), 5, "{report:#}");
+    for t in tables {
+        assert_eq!(t["state"], "matches", "{t:#}");
+        assert!(t["rows"].is_null(), "a run counted {t:#}");
+    }
+    let plan = plan_json(&dbs, "pipelines/dev.toml");
+    for t in plan["tables"].as_array().expect("tables") {
+        let name = t["table"].as_str().expect("name");
+        let rows = count(tgt, &format!("padealing.{name}"));
+        assert_eq!(t["rows"].as_i64(), Some(rows), "{name}");
+    }
 }

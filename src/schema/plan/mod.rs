@@ -261,6 +261,12 @@ impl SchemaPlan {
         self.steps.is_empty() && self.refused.is_empty()
     }
 
+    /// True when nothing runs and every table is as the last version has
+    /// it: the plan is the same whatever the tables hold.
+    pub fn uses_as_found(&self) -> bool {
+        self.is_noop() && self.tables.iter().all(|t| t.state == TableState::Matches)
+    }
+
     pub fn is_refused(&self) -> bool {
         !self.refused.is_empty()
     }
