@@ -26,7 +26,7 @@ use sql::{follows_parent_sql, page_check_sql};
 use stage::identity_check;
 pub use stage::{SampledRow, StageCheck, StageFinding};
 
-use crate::config::{CheckKind, CheckSpec, Pipeline, Policy, TableSpec};
+use crate::config::{CheckKind, CheckSpec, LoadMode, Pipeline, Policy, TableSpec};
 use crate::schema::ForeignKey;
 use crate::transform::{TransformError, TransformSession};
 
@@ -218,11 +218,11 @@ impl Checks {
         });
     }
 
-    /// Whether `table` has a row-count check (which needs its rows before the load).
-    pub fn counts_rows(&self, table: &str) -> bool {
-        self.specs
-            .iter()
-            .any(|c| c.table.as_str() == table && matches!(c.kind, CheckKind::RowCount { .. }))
+    /// Whether `spec`'s row-count checks need its rows before the load (a
+    /// full scan). Only `replace` deletes rows: in the other modes a table
+    /// cannot shrink, and `not_shrink` alone holds without counting.
+    pub fn counts_rows(&self, spec: &TableSpec) -> bool {
+        self.specs.iter().any(|c| counts_before(c, spec))
     }
 
     /// The row-count checks of `table`, given its rows before and after the load.
@@ -419,4 +419,43 @@ fn without_keys(
         .map(|k| Some(!k.is_some_and(|k| drop.contains(&k))))
         .collect();
     filter_record_batch(batch, &keep).map_err(|e| e.to_string())
+}
+
+fn counts_before(check: &CheckSpec, spec: &TableSpec) -> bool {
+    check.table == spec.name
+        && match check.kind {
+            CheckKind::RowCount { min_rows, .. } if min_rows.is_some() => true,
+            CheckKind::RowCount { not_shrink, .. } => not_shrink && spec.mode == LoadMode::Replace,
+            _ => false,
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sql::tests::{check, spec};
+    use super::*;
+    use crate::config::Ident;
+
+    #[test]
+    fn only_a_table_that_can_shrink_or_has_a_minimum_is_counted() {
+        let row_count = |min_rows, not_shrink| {
+            check(CheckKind::RowCount {
+                min_rows,
+                not_shrink,
+            })
+        };
+        let replace = TableSpec {
+            mode: LoadMode::Replace,
+            ..spec()
+        };
+        assert!(!counts_before(&row_count(None, true), &spec()));
+        assert!(counts_before(&row_count(None, true), &replace));
+        assert!(counts_before(&row_count(Some(10), false), &spec()));
+        assert!(counts_before(&row_count(Some(10), true), &spec()));
+        let other = TableSpec {
+            name: Ident::parse("pad_approval").unwrap(),
+            ..replace
+        };
+        assert!(!counts_before(&row_count(Some(10), true), &other));
+    }
 }

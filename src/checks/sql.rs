@@ -155,11 +155,11 @@ fn sql_literal(v: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::config::{LoadMode, Policy};
 
-    fn spec() -> TableSpec {
+    pub(in crate::checks) fn spec() -> TableSpec {
         TableSpec {
             name: Ident::parse("pad_request").unwrap(),
             source_query: String::new(),
@@ -176,7 +176,7 @@ mod tests {
         }
     }
 
-    fn check(kind: CheckKind) -> CheckSpec {
+    pub(in crate::checks) fn check(kind: CheckKind) -> CheckSpec {
         CheckSpec {
             name: Ident::parse("c").unwrap(),
             table: Ident::parse("pad_request").unwrap(),

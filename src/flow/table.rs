@@ -112,7 +112,7 @@ impl<'a> TableStep<'a> {
         )
         .await?;
         // A full count of the table, only for its row-count checks.
-        let rows_before = match checks.counts_rows(spec.name.as_str()) {
+        let rows_before = match checks.counts_rows(spec) {
             true => Some(load.target_rows().await?),
             false => None,
         };
