@@ -279,6 +279,55 @@ fn a_bulk_load_into_empty_tables_gives_back_every_index_and_constraint() {
     assert!(!validated, "a NOT VALID foreign key came back validated");
 }
 
+/// A table loaded in bulk is analysed in the run, so that the next run's
+/// checks and merges against it are planned with its statistics.
+#[test]
+fn a_bulk_load_leaves_its_tables_analysed() {
+    let dbs = TestDbs::reserve("analysed", 2);
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
+    padetl(src, tgt)
+        .args(["demo", "--rows", "300", "--quiet"])
+        .assert()
+        .success();
+    let mut c = client(tgt);
+    // The run's connection reports its ANALYZEs to the statistics as it closes.
+    let mut analysed = Vec::new();
+    for _ in 0..50 {
+        analysed = c
+            .query(
+                "SELECT relname::text FROM pg_stat_user_tables \
+                 WHERE schemaname = 'padealing' AND last_analyze IS NOT NULL ORDER BY 1",
+                &[],
+            )
+            .expect("pg_stat_user_tables")
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<Vec<String>>();
+        if analysed.len() >= 5 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        analysed,
+        [
+            "audit_log",
+            "pad_approval",
+            "pad_breach",
+            "pad_execution",
+            "pad_request"
+        ]
+    );
+    let estimated: f32 = c
+        .query_one(
+            "SELECT reltuples FROM pg_class WHERE oid = 'padealing.pad_request'::regclass",
+            &[],
+        )
+        .expect("reltuples")
+        .get(0);
+    assert_eq!(estimated as i64, count(tgt, "padealing.pad_request"));
+}
+
 /// A source key that repeats is refused, whether both rows fall in one page
 /// or one page ends on the key (paging would skip its twin), and the target
 /// keeps what it had.
