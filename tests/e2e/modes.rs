@@ -5,7 +5,7 @@
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::util::{client, json_of, padetl, schema_fingerprint, TestDbs, Workspace};
+use crate::util::{client, count, json_of, padetl, schema_fingerprint, TestDbs, Workspace};
 
 const MIGRATIONS: [&str; 3] = [
     "0001_v1_legacy_layout.sql",
@@ -110,6 +110,50 @@ fn replace_mode_deletes_rows_no_longer_in_the_source() {
     let again = json_of(padetl(src, tgt).args(["run", &ws.pipeline_arg(), "--json", "--quiet"]));
     assert_eq!(table_report(&again, "pad_breach")["deleted"], 0);
     assert_eq!(schema_fingerprint(tgt, "padealing"), before);
+}
+
+/// `not_shrink` guards a `replace` table against a source that lost rows:
+/// the run stops before it commits, with both counts. The same check on an
+/// `upsert` table, which cannot shrink, holds.
+#[test]
+fn a_replace_table_that_would_shrink_fails_its_not_shrink_check() {
+    let dbs = demo("m_shrink");
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
+    let check = "\n[[checks]]\nname = \"breaches_kept\"\ntable = \"pad_breach\"\nkind = \"row_count\"\nnot_shrink = true\npolicy = \"fail\"\n";
+    let replace = with_mode("pad_breach", "replace");
+    let upsert = with_mode("pad_breach", "upsert");
+    for ws in [&replace, &upsert] {
+        let toml = std::fs::read_to_string(ws.pipeline()).unwrap();
+        std::fs::write(ws.pipeline(), format!("{toml}{check}")).unwrap();
+    }
+    let rows = count(tgt, "padealing.pad_breach");
+    client(src)
+        .batch_execute(
+            "DELETE FROM pa_dealing.pad_breach WHERE id IN \
+             (SELECT id FROM pa_dealing.pad_breach ORDER BY id LIMIT 2)",
+        )
+        .unwrap();
+    let before = schema_fingerprint(tgt, "padealing");
+    padetl(src, tgt)
+        .args(["run", &replace.pipeline_arg(), "--quiet"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("breaches_kept").and(predicate::str::contains(format!(
+                "the table would shrink from {rows} to {}",
+                rows - 2
+            ))),
+        );
+    assert_eq!(schema_fingerprint(tgt, "padealing"), before);
+
+    let kept = json_of(padetl(src, tgt).args(["run", &upsert.pipeline_arg(), "--json", "--quiet"]));
+    assert_eq!(table_report(&kept, "pad_breach")["deleted"], 0);
+    let result = kept["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "breaches_kept"))
+        .expect("the check in the report");
+    assert_eq!(result["violations"], 0, "{result:#}");
+    assert_eq!(count(tgt, "padealing.pad_breach"), rows);
 }
 
 #[test]
