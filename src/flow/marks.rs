@@ -109,7 +109,7 @@ impl Marks {
         match self.stored.get(spec.name.as_str()) {
             None => why("full read: no mark yet"),
             Some((_, hash)) if *hash != spec_hash(pipeline, spec) => why(
-                "full read: its source query, transform, keymaps or checks changed since the mark",
+                "full read: the source (URL, time zone) or the table's source query, transform, keymaps or checks changed since the mark",
             ),
             Some((mark, _)) => Read::Since { mark: mark.clone() },
         }
