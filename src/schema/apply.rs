@@ -38,8 +38,10 @@ pub struct Prepared {
 pub enum RowCounts {
     /// Every table's, for a report that shows them (`plan`, `check`).
     Every,
-    /// Only when the plan changes something or a table is not as it
-    /// should be: then every row must survive, and repairs depend on them.
+    /// Only when the plan, made without any count, changes something or a
+    /// table is not as it should be: then every row must survive, and
+    /// repairs depend on the rows and NULLs counted. Otherwise the plan
+    /// made without counts is the plan.
     WhenChanging,
 }
 
@@ -66,10 +68,16 @@ pub async fn prepare<C: GenericClient>(
         facts: &no_facts,
         allow_destructive,
     };
-    let rows_by_oid = match counts {
-        RowCounts::WhenChanging if plan_schema(&without_facts).uses_as_found() => BTreeMap::new(),
-        _ => count_rows(tx, app_schema, &actual).await?,
-    };
+    if counts == RowCounts::WhenChanging {
+        let plan = plan_schema(&without_facts);
+        if plan.uses_as_found() {
+            return Ok(Prepared {
+                plan,
+                rows_by_oid: BTreeMap::new(),
+            });
+        }
+    }
+    let rows_by_oid = count_rows(tx, app_schema, &actual).await?;
     let facts = Facts {
         rows: rows_by_oid.values().cloned().collect(),
         nulls: count_nulls(tx, app_schema, &actual, &desired).await?,
