@@ -239,6 +239,58 @@ pub async fn local_foreign_keys<C: GenericClient>(
         .collect())
 }
 
+/// A foreign key of another table in `table`'s schema that references
+/// `table`. While it exists, `table`'s primary key cannot be dropped.
+#[derive(Debug, Clone)]
+pub struct ReferencingKey {
+    /// The referencing table's name within the schema.
+    pub child: String,
+    pub key: ConstraintDef,
+    /// The run's role may drop and recreate it and read the child: it owns
+    /// (or is a member of the owner of) a plain table it can select from.
+    pub droppable: bool,
+}
+
+/// Foreign keys of the other tables in `table`'s schema that reference it.
+pub async fn referencing_foreign_keys<C: GenericClient>(
+    client: &C,
+    table: &QualifiedName,
+) -> Result<Vec<ReferencingKey>, SchemaError> {
+    let rows = client
+        .query(
+            "SELECT child.relname::text, con.conname::text, pg_get_constraintdef(con.oid), \
+                    obj_description(con.oid, 'pg_constraint'), \
+                    child.relkind = 'r' AND pg_has_role(child.relowner, 'USAGE') \
+                        AND has_table_privilege(child.oid, 'SELECT') \
+             FROM pg_constraint con \
+             JOIN pg_class child ON child.oid = con.conrelid \
+             JOIN pg_class parent ON parent.oid = con.confrelid \
+             WHERE con.confrelid = $1::text::regclass AND con.contype = 'f' \
+               AND con.conrelid <> con.confrelid AND parent.relnamespace = child.relnamespace \
+             ORDER BY 1, 2",
+            &[&table.quoted()],
+        )
+        .await
+        .map_err(|e| {
+            SchemaError::db(
+                &format!("reading the foreign keys that reference {table}"),
+                &e,
+            )
+        })?;
+    Ok(rows
+        .iter()
+        .map(|r| ReferencingKey {
+            child: r.get(0),
+            key: ConstraintDef {
+                name: r.get(1),
+                definition: r.get(2),
+                comment: r.get(3),
+            },
+            droppable: r.get(4),
+        })
+        .collect())
+}
+
 /// Creates `schema` only when it does not exist: `CREATE SCHEMA IF NOT
 /// EXISTS` needs CREATE on the database even when the schema is there, and
 /// the app's role owns its schema without holding that right.

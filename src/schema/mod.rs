@@ -24,7 +24,8 @@ pub use apply::{apply_plan, prepare, RowCounts, HISTORY_TABLE};
 pub const PADETL_PREFIX: &str = "padetl_";
 pub use catalog::{
     catalog_edges, create_schema_if_missing, droppable_indexes, foreign_keys, local_foreign_keys,
-    orphan_rows, table_columns, CatalogColumn, ForeignKey, ForeignKeyOrphans,
+    orphan_rows, referencing_foreign_keys, table_columns, CatalogColumn, ForeignKey,
+    ForeignKeyOrphans,
 };
 pub use ddl::literal;
 pub use guard::{reference_fingerprint, ReferenceGuard};

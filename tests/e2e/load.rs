@@ -200,10 +200,11 @@ fn long_request_ids_keep_every_digit_in_their_reference() {
     assert!(reference.ends_with("-1234567"), "{reference}");
 }
 
-/// A load into empty tables drops their indexes (but a referenced primary
-/// key) and foreign keys and recreates them after the rows are in; what
-/// comes back is what was there: same names, definitions, comments, and a
-/// NOT VALID foreign key stays so.
+/// A load into empty tables drops their indexes and foreign keys and
+/// recreates them after the rows are in, the requests' primary key too
+/// (its children are empty, so their keys wait with it, then with their own
+/// table); what comes back is what was there: same names, definitions,
+/// comments, and a NOT VALID foreign key stays so.
 #[test]
 fn a_bulk_load_into_empty_tables_gives_back_every_index_and_constraint() {
     let dbs = TestDbs::reserve("bulk", 2);
@@ -237,14 +238,15 @@ fn a_bulk_load_into_empty_tables_gives_back_every_index_and_constraint() {
     ))
     .expect("comments and a NOT VALID foreign key");
     let catalog = catalog_fingerprint(tgt, "padealing");
+    // Every index; every foreign key twice: with the primary key it
+    // references, then with its own table.
     let deferred: i64 = c
         .query_one(
             "SELECT (SELECT count(*) FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid \
                      JOIN pg_namespace n ON n.oid = t.relnamespace \
-                     WHERE n.nspname = 'padealing' AND t.relname IN ('pad_request', 'pad_approval', 'pad_execution', 'pad_breach', 'audit_log') \
-                       AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = x.indexrelid)) \
-                  + (SELECT count(*) FROM pg_constraint WHERE contype = 'f' \
-                     AND connamespace = 'padealing'::regnamespace)",
+                     WHERE n.nspname = 'padealing' AND t.relname IN ('pad_request', 'pad_approval', 'pad_execution', 'pad_breach', 'audit_log')) \
+                  + 2 * (SELECT count(*) FROM pg_constraint WHERE contype = 'f' \
+                     AND connamespace = 'padealing'::regnamespace AND conrelid <> confrelid)",
             &[],
         )
         .expect("count indexes and foreign keys")
@@ -277,6 +279,58 @@ fn a_bulk_load_into_empty_tables_gives_back_every_index_and_constraint() {
         .expect("the breach's foreign key after the load")
         .get(0);
     assert!(!validated, "a NOT VALID foreign key came back validated");
+}
+
+/// A hand-made table in the app schema with rows, whose foreign key
+/// references the requests, pins their primary key: the bulk load keeps it
+/// and leaves that table and its key as they were.
+#[test]
+fn a_primary_key_that_a_table_with_rows_references_stays_for_the_bulk_load() {
+    let dbs = TestDbs::reserve("pinned", 2);
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
+    padetl(src, tgt)
+        .args(["demo", "--rows", "300", "--quiet"])
+        .assert()
+        .success();
+    let mut c = client(tgt);
+    c.batch_execute(
+        "DELETE FROM padealing.audit_log; DELETE FROM padealing.pad_breach; \
+         DELETE FROM padealing.pad_execution; DELETE FROM padealing.pad_approval; \
+         DELETE FROM padealing.pad_request; \
+         CREATE TABLE padealing.request_note (id int PRIMARY KEY, \
+             request_id bigint REFERENCES padealing.pad_request (id), note text); \
+         INSERT INTO padealing.request_note VALUES (1, NULL, 'kept by hand')",
+    )
+    .expect("empty the app tables beside a hand-made one");
+    let catalog = catalog_fingerprint(tgt, "padealing");
+
+    let out = padetl(src, tgt)
+        .env("PADETL_LOG", "padetl=debug")
+        .args(["run", "pipelines/dev.toml", "--quiet"])
+        .assert()
+        .success();
+    let log = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let requests = log
+        .lines()
+        .find(|l| l.contains("load path") && l.contains("pad_request"))
+        .unwrap_or_else(|| panic!("no load path for the requests:\n{log}"));
+    let deferred: Option<i64> = requests
+        .split("deferred=")
+        .nth(1)
+        .and_then(|n| n.split_whitespace().next()?.parse().ok());
+    // Three lookup indexes and the unique key; not the primary key.
+    assert_eq!(deferred, Some(4), "{requests}");
+    assert_eq!(catalog_fingerprint(tgt, "padealing"), catalog);
+    let note: String = c
+        .query_one("SELECT note FROM padealing.request_note", &[])
+        .expect("the hand-made row")
+        .get(0);
+    assert_eq!(note, "kept by hand");
+    let requests: i64 = c
+        .query_one("SELECT count(*) FROM padealing.pad_request", &[])
+        .expect("count the requests")
+        .get(0);
+    assert!(requests > 0, "the requests were loaded");
 }
 
 /// A table loaded in bulk is analysed in the run, so that the next run's
