@@ -209,18 +209,8 @@ fn long_request_ids_keep_every_digit_in_their_reference() {
 fn a_bulk_load_into_empty_tables_gives_back_every_index_and_constraint() {
     let dbs = TestDbs::reserve("bulk", 2);
     let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
-    padetl(src, tgt)
-        .args(["demo", "--rows", "300", "--quiet"])
-        .assert()
-        .success();
-    let loaded = schema_fingerprint(tgt, "padealing");
+    let loaded = demo_then_empty(src, tgt);
     let mut c = client(tgt);
-    c.batch_execute(
-        "DELETE FROM padealing.audit_log; DELETE FROM padealing.pad_breach; \
-         DELETE FROM padealing.pad_execution; DELETE FROM padealing.pad_approval; \
-         DELETE FROM padealing.pad_request",
-    )
-    .expect("empty the app tables");
     let row = c
         .query_one(
             "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
@@ -288,20 +278,14 @@ fn a_bulk_load_into_empty_tables_gives_back_every_index_and_constraint() {
 fn a_primary_key_that_a_table_with_rows_references_stays_for_the_bulk_load() {
     let dbs = TestDbs::reserve("pinned", 2);
     let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
-    padetl(src, tgt)
-        .args(["demo", "--rows", "300", "--quiet"])
-        .assert()
-        .success();
+    demo_then_empty(src, tgt);
     let mut c = client(tgt);
     c.batch_execute(
-        "DELETE FROM padealing.audit_log; DELETE FROM padealing.pad_breach; \
-         DELETE FROM padealing.pad_execution; DELETE FROM padealing.pad_approval; \
-         DELETE FROM padealing.pad_request; \
-         CREATE TABLE padealing.request_note (id int PRIMARY KEY, \
+        "CREATE TABLE padealing.request_note (id int PRIMARY KEY, \
              request_id bigint REFERENCES padealing.pad_request (id), note text); \
          INSERT INTO padealing.request_note VALUES (1, NULL, 'kept by hand')",
     )
-    .expect("empty the app tables beside a hand-made one");
+    .expect("a hand-made table beside the app's");
     let catalog = catalog_fingerprint(tgt, "padealing");
 
     let out = padetl(src, tgt)
@@ -331,6 +315,24 @@ fn a_primary_key_that_a_table_with_rows_references_stays_for_the_bulk_load() {
         .expect("count the requests")
         .get(0);
     assert!(requests > 0, "the requests were loaded");
+}
+
+/// The demo's target with its five app tables emptied again, so that the
+/// next run loads them in bulk; returns the loaded target's fingerprint.
+fn demo_then_empty(src: &str, tgt: &str) -> String {
+    padetl(src, tgt)
+        .args(["demo", "--rows", "300", "--quiet"])
+        .assert()
+        .success();
+    let loaded = schema_fingerprint(tgt, "padealing");
+    client(tgt)
+        .batch_execute(
+            "DELETE FROM padealing.audit_log; DELETE FROM padealing.pad_breach; \
+             DELETE FROM padealing.pad_execution; DELETE FROM padealing.pad_approval; \
+             DELETE FROM padealing.pad_request",
+        )
+        .expect("empty the app tables");
+    loaded
 }
 
 /// A table loaded in bulk is analysed in the run, so that the next run's
