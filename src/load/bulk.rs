@@ -19,8 +19,9 @@
 //! A primary key that other tables' foreign keys reference is dropped too
 //! when every such table is empty and the run's role owns it: those keys
 //! are dropped first and recreated, instantly on empty tables, once the
-//! primary key is back (at 1M requests the kept primary key took about
-//! 2 CPU-s of pad_request's COPY). Otherwise the primary key stays.
+//! primary key is back (the target's work of a 1M load, replayed:
+//! pad_request's COPY 4.0 s with its primary key, 2.5 s without it, 0.3 s
+//! to build it after). Otherwise the primary key stays.
 
 use tokio_postgres::Client;
 
