@@ -85,18 +85,7 @@ fn a_source_numeric_the_reader_would_round_is_refused() {
 fn partitioned_reading_loads_the_same_rows_as_one_reader() {
     let dbs = TestDbs::reserve("partitions", 2);
     let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
-    padetl(src, tgt)
-        .args(["demo", "--rows", "300", "--quiet"])
-        .assert()
-        .success();
-    let one_reader = schema_fingerprint(tgt, "padealing");
-    client(tgt)
-        .batch_execute(
-            "DELETE FROM padealing.audit_log; DELETE FROM padealing.pad_breach; \
-             DELETE FROM padealing.pad_execution; DELETE FROM padealing.pad_approval; \
-             DELETE FROM padealing.pad_request",
-        )
-        .expect("empty the app tables");
+    let one_reader = demo_then_empty(src, tgt);
 
     let ws = Workspace::new(&MIGRATIONS, "\n[settings]\nbatch_size = 7\nreaders = 3\n");
     let report = json_of(padetl(src, tgt).args(["run", &ws.pipeline_arg(), "--json", "--quiet"]));
