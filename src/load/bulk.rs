@@ -17,11 +17,11 @@
 //! table's triggers, which is DDL on a table padetl must not alter.
 //!
 //! A primary key that other tables' foreign keys reference is dropped too
-//! when every such table is empty and the run's role owns it: those keys
-//! are dropped first and recreated, instantly on empty tables, once the
-//! primary key is back (the target's work of a 1M load, replayed:
-//! pad_request's COPY 4.0 s with its primary key, 2.5 s without it, 0.3 s
-//! to build it after). Otherwise the primary key stays.
+//! when every such table is empty, in the app schema and owned by the
+//! run's role: those keys are dropped first and recreated, instantly on
+//! empty tables, once the primary key is back (the target's work of a 1M
+//! load, replayed: pad_request's COPY 4.0 s with its primary key, 2.5 s
+//! without it, 0.3 s to build it after). Otherwise the primary key stays.
 
 use tokio_postgres::Client;
 
@@ -134,8 +134,9 @@ async fn drop_all(
 }
 
 /// The foreign keys of other tables that reference `table`, when all of
-/// them may be dropped for its load: each on an empty table the run's role
-/// owns. Any other case gives none, and the primary key stays.
+/// them may be dropped for its load: each on an empty table of its schema
+/// that the run's role owns. Any other case (a key from another schema
+/// among them) gives none, and the primary key stays.
 async fn empty_referencing_keys(
     tx: &Client,
     table: &QualifiedName,

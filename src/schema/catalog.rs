@@ -239,19 +239,20 @@ pub async fn local_foreign_keys<C: GenericClient>(
         .collect())
 }
 
-/// A foreign key of another table in `table`'s schema that references
-/// `table`. While it exists, `table`'s primary key cannot be dropped.
+/// A foreign key of another table that references `table`. While it
+/// exists, `table`'s primary key cannot be dropped.
 #[derive(Debug, Clone)]
 pub struct ReferencingKey {
-    /// The referencing table's name within the schema.
+    /// The referencing table's name (within `table`'s schema when `droppable`).
     pub child: String,
     pub key: ConstraintDef,
-    /// The run's role may drop and recreate it and read the child: it owns
-    /// (or is a member of the owner of) a plain table it can select from.
+    /// The run's role may drop and recreate it and read the child: a plain
+    /// table in `table`'s own schema (padetl never alters another schema's
+    /// tables) that it owns, or whose owner it is a member of, and may read.
     pub droppable: bool,
 }
 
-/// Foreign keys of the other tables in `table`'s schema that reference it.
+/// Foreign keys of the other tables, in any schema, that reference `table`.
 pub async fn referencing_foreign_keys<C: GenericClient>(
     client: &C,
     table: &QualifiedName,
@@ -260,13 +261,14 @@ pub async fn referencing_foreign_keys<C: GenericClient>(
         .query(
             "SELECT child.relname::text, con.conname::text, pg_get_constraintdef(con.oid), \
                     obj_description(con.oid, 'pg_constraint'), \
-                    child.relkind = 'r' AND pg_has_role(child.relowner, 'USAGE') \
+                    child.relkind = 'r' AND child.relnamespace = parent.relnamespace \
+                        AND pg_has_role(child.relowner, 'USAGE') \
                         AND has_table_privilege(child.oid, 'SELECT') \
              FROM pg_constraint con \
              JOIN pg_class child ON child.oid = con.conrelid \
              JOIN pg_class parent ON parent.oid = con.confrelid \
              WHERE con.confrelid = $1::text::regclass AND con.contype = 'f' \
-               AND con.conrelid <> con.confrelid AND parent.relnamespace = child.relnamespace \
+               AND con.conrelid <> con.confrelid \
              ORDER BY 1, 2",
             &[&table.quoted()],
         )

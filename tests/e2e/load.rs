@@ -231,18 +231,8 @@ fn a_bulk_load_into_empty_tables_gives_back_every_index_and_constraint() {
         .expect("count indexes and foreign keys")
         .get(0);
 
-    let out = padetl(src, tgt)
-        .env("PADETL_LOG", "padetl=debug")
-        .args(["run", "pipelines/dev.toml", "--quiet"])
-        .assert()
-        .success();
-    let log = String::from_utf8_lossy(&out.get_output().stderr).to_string();
-    let logged: i64 = log
-        .lines()
-        .filter(|l| l.contains("load path"))
-        .filter_map(|l| l.split("deferred=").nth(1))
-        .filter_map(|n| n.split_whitespace().next()?.parse::<i64>().ok())
-        .sum();
+    let (paths, log) = load_paths(src, tgt);
+    let logged: i64 = paths.iter().map(|(_, n)| n).sum();
     assert_eq!(
         logged, deferred,
         "every index and foreign key waited for the rows:\n{log}"
@@ -277,22 +267,13 @@ fn a_primary_key_that_a_table_with_rows_references_stays_for_the_bulk_load() {
     .expect("a hand-made table beside the app's");
     let catalog = catalog_fingerprint(tgt, "padealing");
 
-    let out = padetl(src, tgt)
-        .env("PADETL_LOG", "padetl=debug")
-        .args(["run", "pipelines/dev.toml", "--quiet"])
-        .assert()
-        .success();
-    let log = String::from_utf8_lossy(&out.get_output().stderr).to_string();
-    let requests = log
-        .lines()
-        .find(|l| l.contains("load path") && l.contains("pad_request"))
-        .unwrap_or_else(|| panic!("no load path for the requests:\n{log}"));
-    let deferred: Option<i64> = requests
-        .split("deferred=")
-        .nth(1)
-        .and_then(|n| n.split_whitespace().next()?.parse().ok());
+    let (paths, log) = load_paths(src, tgt);
+    let deferred = paths
+        .iter()
+        .find(|(line, _)| line.contains("pad_request"))
+        .map(|(_, n)| *n);
     // Three lookup indexes and the unique key; not the primary key.
-    assert_eq!(deferred, Some(4), "{requests}");
+    assert_eq!(deferred, Some(4), "{log}");
     assert_eq!(catalog_fingerprint(tgt, "padealing"), catalog);
     let note: String = c
         .query_one("SELECT note FROM padealing.request_note", &[])
@@ -304,6 +285,56 @@ fn a_primary_key_that_a_table_with_rows_references_stays_for_the_bulk_load() {
         .expect("count the requests")
         .get(0);
     assert!(requests > 0, "the requests were loaded");
+}
+
+/// An empty table of another schema whose foreign key references the
+/// requests pins their primary key too: padetl never alters another
+/// schema's tables, so the app schema's own children keep their keys as well.
+#[test]
+fn a_primary_key_that_another_schema_references_stays_for_the_bulk_load() {
+    let dbs = TestDbs::reserve("pinned_out", 2);
+    let (src, tgt) = (&dbs.names[0], &dbs.names[1]);
+    demo_then_empty(src, tgt);
+    client(tgt)
+        .batch_execute(
+            "CREATE SCHEMA notes; CREATE TABLE notes.request_note (id int PRIMARY KEY, \
+                 request_id bigint REFERENCES padealing.pad_request (id))",
+        )
+        .expect("a table of another schema referencing the requests");
+    let (notes, app) = (
+        catalog_fingerprint(tgt, "notes"),
+        catalog_fingerprint(tgt, "padealing"),
+    );
+
+    let (paths, log) = load_paths(src, tgt);
+    let deferred = paths
+        .iter()
+        .find(|(line, _)| line.contains("pad_request"))
+        .map(|(_, n)| *n);
+    // Three lookup indexes and the unique key; no child's key, no primary key.
+    assert_eq!(deferred, Some(4), "{log}");
+    assert_eq!(catalog_fingerprint(tgt, "notes"), notes);
+    assert_eq!(catalog_fingerprint(tgt, "padealing"), app);
+}
+
+/// Runs the dev pipeline with debug logs; returns each table's `load path`
+/// line with how many indexes and keys it deferred, and the whole log.
+fn load_paths(src: &str, tgt: &str) -> (Vec<(String, i64)>, String) {
+    let out = padetl(src, tgt)
+        .env("PADETL_LOG", "padetl=debug")
+        .args(["run", "pipelines/dev.toml", "--quiet"])
+        .assert()
+        .success();
+    let log = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let paths = log
+        .lines()
+        .filter(|l| l.contains("load path"))
+        .filter_map(|l| {
+            let n = l.split("deferred=").nth(1)?.split_whitespace().next()?;
+            Some((l.to_string(), n.parse::<i64>().ok()?))
+        })
+        .collect();
+    (paths, log)
 }
 
 /// The demo's target with its five app tables emptied again, so that the
